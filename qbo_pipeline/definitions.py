@@ -1,0 +1,5 @@
+"""The Dagster code location (see workspace.yaml)."""
+
+import dagster as dg
+
+defs = dg.Definitions()

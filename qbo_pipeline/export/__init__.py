@@ -1,0 +1,1 @@
+"""Planning (what to do with each record) and executing it against QBO exactly once."""

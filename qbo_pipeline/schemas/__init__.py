@@ -1,0 +1,1 @@
+"""pandera contracts of the canonical entities, and quarantine of the rows that break them."""

@@ -1,0 +1,1 @@
+"""Canonical billing model, SQL extraction, source mappings and the demo database."""

@@ -1,0 +1,195 @@
+"""The canonical billing model: the one shape every source is mapped onto.
+
+Hosting billing, web shops and practice-management systems all store the same business
+facts under different names. Extraction maps each of them onto these tables, so every
+later stage (validation, transform, export) is written once. The embedded demo database
+uses exactly this schema, so its mapping is the identity.
+
+Conventions of the extracted frames (pandas):
+- ids are strings (``object`` dtype), whatever the source stored;
+- money columns are float64 in the frames and become ``Decimal`` rounded half-up to
+  cents in the transform;
+- dates (``issue_date``, ``due_date``, ``date``) are naive datetime64 at midnight;
+  ``updated_at`` is a naive UTC datetime64;
+- booleans are ``bool`` (nullable sources map NULL to the column's default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True, comment="source customer id"),
+    sa.Column("display_name", sa.Text, comment="name shown in QBO; built from company/person when empty"),
+    sa.Column("company_name", sa.Text),
+    sa.Column("given_name", sa.Text),
+    sa.Column("family_name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("bill_line1", sa.Text),
+    sa.Column("bill_line2", sa.Text),
+    sa.Column("bill_city", sa.Text),
+    sa.Column("bill_region", sa.Text, comment="state / province"),
+    sa.Column("bill_postal_code", sa.Text),
+    sa.Column("bill_country", sa.Text),
+    sa.Column("parent_id", sa.String(64), comment="parent customer for sub-customers (jobs, matters)"),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False, comment="soft-deleted in the source"),
+    sa.Column("currency", sa.String(3), comment="ISO 4217; the company's home currency when empty"),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("sku", sa.Text, comment="catalog id; becomes the QBO Item Sku"),
+    sa.Column("description", sa.Text),
+    sa.Column("type", sa.String(16), comment="service | non_inventory | inventory"),
+    sa.Column("unit_price", sa.Numeric(18, 4)),
+    sa.Column("cost", sa.Numeric(18, 4)),
+    sa.Column("income_account", sa.Text, comment="account name; the configured default when empty"),
+    sa.Column("expense_account", sa.Text, comment="account name; the configured default when empty"),
+    sa.Column("taxable", sa.Boolean, nullable=False, default=False),
+    sa.Column("qty_on_hand", sa.Numeric(18, 4), comment="inventory items only"),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Text, comment="the document number; QBO DocNumber (21 chars, shortened by rule)"),
+    sa.Column("customer_id", sa.String(64)),
+    sa.Column("status", sa.String(16), comment="draft | sent | paid | void | closed"),
+    sa.Column("issue_date", sa.Date),
+    sa.Column("due_date", sa.Date),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("memo", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+invoice_lines = sa.Table(
+    "invoice_lines",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("invoice_id", sa.String(64), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False, default=1),
+    sa.Column("product_id", sa.String(64), comment="NULL for a free-text line"),
+    sa.Column("name", sa.Text, comment="product name for free-text lines"),
+    sa.Column("description", sa.Text),
+    sa.Column("quantity", sa.Numeric(18, 4)),
+    sa.Column("unit_price", sa.Numeric(18, 4)),
+    sa.Column("amount", sa.Numeric(18, 2), comment="quantity x unit_price, before discount"),
+    sa.Column("discount", sa.Numeric(18, 2), comment="discount amount on this line (>= 0)"),
+    sa.Column("tax_code", sa.Text, comment="source tax code; mapped to QBO tax codes by configuration"),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64)),
+    sa.Column("date", sa.Date),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("method", sa.Text, comment="payment method name (Cash, Check, Credit Card...)"),
+    sa.Column("reference", sa.Text, comment="check number / gateway transaction id"),
+    sa.Column("deposit_account", sa.Text, comment="account name; Undeposited Funds when empty"),
+    sa.Column("memo", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+payment_applications = sa.Table(
+    "payment_applications",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("payment_id", sa.String(64), nullable=False),
+    sa.Column("invoice_id", sa.String(64), nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+credits = sa.Table(
+    "credits",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64)),
+    sa.Column("invoice_id", sa.String(64), comment="the invoice credited or written off, if any"),
+    sa.Column("kind", sa.String(16), comment="credit | write_off | bad_debt"),
+    sa.Column("date", sa.Date),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("product_id", sa.String(64), comment="item credited; the configured credit item when empty"),
+    sa.Column("description", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64)),
+    sa.Column("payment_id", sa.String(64), comment="the payment refunded, if any"),
+    sa.Column("date", sa.Date),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("method", sa.Text),
+    sa.Column("reference", sa.Text),
+    sa.Column("refund_account", sa.Text, comment="account the money leaves; the payments' account when empty"),
+    sa.Column("product_id", sa.String(64)),
+    sa.Column("description", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A canonical entity: its table, and the date column that partitions it (if any)."""
+
+    name: str
+    table: sa.Table
+    txn_date_column: str | None = None
+    parent: str | None = None  # child tables (lines, applications) travel with their parent
+
+    @property
+    def columns(self) -> list[str]:
+        return [c.name for c in self.table.columns]
+
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in (
+        Entity("customers", customers),
+        Entity("products", products),
+        Entity("invoices", invoices, txn_date_column="issue_date"),
+        Entity("invoice_lines", invoice_lines, parent="invoices"),
+        Entity("payments", payments, txn_date_column="date"),
+        Entity("payment_applications", payment_applications, parent="payments"),
+        Entity("credits", credits, txn_date_column="date"),
+        Entity("refunds", refunds, txn_date_column="date"),
+    )
+}
+
+MONEY_COLUMNS = {
+    "products": ["unit_price", "cost", "qty_on_hand"],
+    "invoice_lines": ["quantity", "unit_price", "amount", "discount"],
+    "payments": ["amount"],
+    "payment_applications": ["amount"],
+    "credits": ["amount"],
+    "refunds": ["amount"],
+}
