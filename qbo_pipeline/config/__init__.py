@@ -63,6 +63,8 @@ class OptionsConfig(_Section):
     aggregate_lines: bool = False
     generic_item: str = "Billing"
     credit_item: str = "Credit"
+    write_off_item: str = "Write-off"
+    bad_debt_item: str = "Bad debt"
     disambiguation: Literal["email", "source_id"] = "email"
     name_max_length: int = Field(100, ge=1, le=500)
     description_max_length: int = Field(4000, ge=1, le=4000)
@@ -83,6 +85,18 @@ class AccountsConfig(_Section):
 class TaxesConfig(_Section):
     mode: Literal["us", "mapped"] = "us"
     map: dict[str, str] = Field(default_factory=dict)
+    non_taxable_codes: list[str] = Field(default_factory=lambda: ["NON", "NONE", "EXEMPT", "ZERO", "0"])
+    default_code: str | None = None
+    global_calculation: Literal["TaxExcluded", "TaxInclusive", "NotApplicable"] = "TaxExcluded"
+
+    @field_validator("map")
+    @classmethod
+    def _us_codes(cls, mapping: dict[str, str], info: Any) -> dict[str, str]:
+        if info.data.get("mode") == "us":
+            wrong = {k: v for k, v in mapping.items() if v not in ("TAX", "NON")}
+            if wrong:
+                raise ValueError(f"with mode 'us' every map value must be 'TAX' or 'NON', got {wrong}")
+        return mapping
 
 
 class ExportConfig(_Section):

@@ -1,1 +1,52 @@
-"""Pure functions that turn validated canonical rows into QBO payloads following QBO's rules."""
+"""Pure functions that turn validated canonical rows into QBO payloads following QBO's rules.
+
+``build_payloads(entity, valid, config, context=...)`` dispatches to ``build_customers``,
+``build_items``, ``build_invoices``, ``build_payments``, ``build_credit_memos`` and
+``build_refund_receipts``. Nothing here does I/O: what a builder needs from outside its
+frame comes in a :class:`TransformContext`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pandas as pd
+
+from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.transform.context import TransformContext, TransformResult
+from qbo_pipeline.transform.customers import build_customers
+from qbo_pipeline.transform.items import build_items
+from qbo_pipeline.transform.rules import LIMITS
+
+__all__ = [
+    "LIMITS",
+    "TransformContext",
+    "TransformResult",
+    "build_customers",
+    "build_items",
+    "build_payloads",
+]
+
+# entity -> (module, builder, frames it takes)
+_BUILDERS = {
+    "customers": ("customers", "build_customers", ("customers",)),
+    "products": ("items", "build_items", ("products",)),
+    "invoices": ("invoices", "build_invoices", ("invoices", "invoice_lines")),
+    "payments": ("payments", "build_payments", ("payments", "payment_applications")),
+    "credits": ("credit_memos", "build_credit_memos", ("credits",)),
+    "refunds": ("refund_receipts", "build_refund_receipts", ("refunds",)),
+}
+
+
+def build_payloads(entity: str, valid: dict[str, pd.DataFrame], config: PipelineConfig, *,
+                   context: TransformContext | None = None) -> TransformResult:
+    """Payloads for the valid rows of ``entity`` (frames as returned by ``schemas.validate``)."""
+    if entity not in _BUILDERS:
+        raise ValueError(f"unknown entity {entity!r}; expected one of {', '.join(_BUILDERS)}")
+    module_name, function_name, tables = _BUILDERS[entity]
+    missing = [t for t in tables if t not in valid]
+    if missing:
+        raise ValueError(f"build_payloads({entity!r}) needs the frame(s) {missing} (have {sorted(valid)})")
+    module = importlib.import_module(f"qbo_pipeline.transform.{module_name}")
+    builder = getattr(module, function_name)
+    return builder(*(valid[t] for t in tables), config, context)

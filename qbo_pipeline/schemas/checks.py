@@ -1,0 +1,156 @@
+"""Rules that look across rows and tables: references, hierarchies, totals.
+
+Each function takes conformed frames and returns failures as a frame with columns
+``row`` (position in the checked frame), ``column``, ``check`` and ``value``. References
+are checked against the ids the caller knows exist: this extraction *and* earlier syncs,
+so an incremental run whose invoice points at a customer exported last week passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from qbo_pipeline.config import PipelineConfig
+
+FAILURE_COLUMNS = ["row", "column", "check", "value"]
+MAX_SUB_CUSTOMER_DEPTH = 4  # QBO: at most 4 levels of sub-customers under a top-level customer
+CENT_TOLERANCE = 0.005 + 1e-9
+
+
+def failures(rows: Iterable[int] | np.ndarray, column: str, check: str, values: Iterable[object]) -> pd.DataFrame:
+    rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, dtype="int64")
+    return pd.DataFrame({"row": rows, "column": column, "check": check, "value": list(values)})
+
+
+def _mask_failures(frame: pd.DataFrame, mask: pd.Series, column: str, check: str) -> pd.DataFrame:
+    mask = mask.fillna(False).to_numpy(dtype=bool)
+    rows = np.flatnonzero(mask)
+    return failures(rows, column, check, frame[column].to_numpy()[rows] if column in frame else [None] * len(rows))
+
+
+def unknown_reference(frame: pd.DataFrame, column: str, known: set[str], check: str) -> pd.DataFrame:
+    """Rows whose ``column`` is set but names no known id."""
+    values = frame[column]
+    mask = values.notna() & ~values.isin(known)
+    return _mask_failures(frame, mask, column, check)
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.astype(object).fillna("").astype(str).str.strip() == "")
+
+
+def customer_rules(customers: pd.DataFrame, known_customers: set[str] | None) -> list[pd.DataFrame]:
+    """A name to show, a known parent, and a hierarchy QBO accepts (no loops, at most 4 levels)."""
+    out = []
+    nameless = (_blank(customers["display_name"]) & _blank(customers["company_name"])
+                & _blank(customers["given_name"]) & _blank(customers["family_name"]))
+    out.append(_mask_failures(customers, nameless, "display_name", "no_name"))
+    has_parent = customers["parent_id"].notna()
+    out.append(_mask_failures(customers, has_parent & (customers["parent_id"] == customers["id"]),
+                              "parent_id", "parent_is_self"))
+    if known_customers is not None:
+        known = known_customers | set(customers["id"].dropna())
+        out.append(unknown_reference(customers, "parent_id", known, "unknown_parent"))
+    parents = dict(zip(customers["id"], customers["parent_id"], strict=False))
+    cycle_rows, deep_rows = [], []
+    for row, (cid, parent) in enumerate(zip(customers["id"], customers["parent_id"], strict=False)):
+        if parent is None or parent != parent or parent == cid:
+            continue
+        depth, seen, current = 0, {cid}, parent
+        while isinstance(current, str) and current in parents:
+            depth += 1
+            if current in seen:
+                cycle_rows.append(row)
+                break
+            seen.add(current)
+            current = parents[current]
+            if current is None or current != current:
+                break
+        else:
+            pass
+        if row not in cycle_rows and depth > MAX_SUB_CUSTOMER_DEPTH:
+            deep_rows.append(row)
+    out.append(failures(cycle_rows, "parent_id", "parent_cycle", customers["parent_id"].to_numpy()[cycle_rows]))
+    out.append(failures(deep_rows, "parent_id", "too_deep", customers["parent_id"].to_numpy()[deep_rows]))
+    return out
+
+
+def product_rules(products: pd.DataFrame) -> list[pd.DataFrame]:
+    """An item needs a name (the SKU stands in when the name is empty)."""
+    nameless = _blank(products["name"]) & _blank(products["sku"])
+    return [_mask_failures(products, nameless, "name", "no_name")]
+
+
+def invoice_rules(invoices: pd.DataFrame, lines: pd.DataFrame, known_customers: set[str] | None) -> list[pd.DataFrame]:
+    """The customer exists; exported invoices have lines and a total that is not negative."""
+    out = []
+    if known_customers is not None:
+        out.append(unknown_reference(invoices, "customer_id", known_customers, "unknown_customer"))
+    exported = (invoices["status"] != "draft") & ~invoices["deleted"]
+    line_count = lines.groupby("invoice_id", sort=False).size()
+    counts = invoices["id"].map(line_count).fillna(0)
+    out.append(_mask_failures(invoices, exported & (counts == 0), "id", "no_lines"))
+    net = (lines["amount"] - lines["discount"].fillna(0.0)).groupby(lines["invoice_id"], sort=False).sum()
+    totals = invoices["id"].map(net).fillna(0.0)
+    negative = exported & (totals < -CENT_TOLERANCE)
+    rows = np.flatnonzero(negative.to_numpy())
+    out.append(failures(rows, "amount", "negative_total", totals.to_numpy()[rows]))
+    return out
+
+
+def line_rules(lines: pd.DataFrame, known_products: set[str] | None, config: PipelineConfig | None) -> list[pd.DataFrame]:
+    """A billed product exists (or the line is free text); tax codes are mapped when mapping is on."""
+    out = []
+    if known_products is not None:
+        out.append(unknown_reference(lines, "product_id", known_products, "unknown_product"))
+    if config is not None and config.taxes.mode == "mapped":
+        codes = lines["tax_code"]
+        unmapped = codes.notna() & ~codes.isin(set(config.taxes.map))
+        if config.taxes.default_code is None:
+            unmapped = unmapped | codes.isna()
+        out.append(_mask_failures(lines, unmapped, "tax_code", "unmapped_tax_code"))
+    return out
+
+
+def payment_rules(payments: pd.DataFrame, applications: pd.DataFrame, known_customers: set[str] | None,
+                  known_invoices: set[str] | None) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """The customer and applied invoices exist; applications do not exceed the payment.
+
+    Returns (failures on payments, failures on applications).
+    """
+    on_payments, on_applications = [], []
+    if known_customers is not None:
+        on_payments.append(unknown_reference(payments, "customer_id", known_customers, "unknown_customer"))
+    if known_invoices is not None:
+        on_applications.append(unknown_reference(applications, "invoice_id", known_invoices, "unknown_invoice"))
+    applied = applications.groupby("payment_id", sort=False)["amount"].sum()
+    total_applied = payments["id"].map(applied).fillna(0.0)
+    over = total_applied > payments["amount"] + CENT_TOLERANCE
+    rows = np.flatnonzero(over.to_numpy())
+    on_payments.append(failures(rows, "amount", "overapplied", total_applied.to_numpy()[rows]))
+    return on_payments, on_applications
+
+
+def credit_rules(credits: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
+    """The customer, the credited invoice and the credited product exist."""
+    out = []
+    for column, entity, check in (("customer_id", "customers", "unknown_customer"),
+                                  ("invoice_id", "invoices", "unknown_invoice"),
+                                  ("product_id", "products", "unknown_product")):
+        if known.get(entity) is not None:
+            out.append(unknown_reference(credits, column, known[entity], check))
+    return out
+
+
+def refund_rules(refunds: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
+    """The customer, the refunded payment and the refunded product exist."""
+    out = []
+    for column, entity, check in (("customer_id", "customers", "unknown_customer"),
+                                  ("payment_id", "payments", "unknown_payment"),
+                                  ("product_id", "products", "unknown_product")):
+        if known.get(entity) is not None:
+            out.append(unknown_reference(refunds, column, known[entity], check))
+    return out

@@ -1,0 +1,41 @@
+"""What a builder may know from outside its frame, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pandas as pd
+
+from qbo_pipeline.transform.payload import Payload
+from qbo_pipeline.transform.rules import NORMALISATION_COLUMNS, SKIPPED_COLUMNS
+
+
+@dataclass(frozen=True)
+class TransformContext:
+    """Facts from earlier syncs or other entities, handed in by the caller (never read here).
+
+    - ``claimed_names``: casefolded Customer DisplayName -> source id already holding it in
+      QBO (from the ledger), so the same customer keeps its name across runs.
+    - ``claimed_item_names``: the same for Item names.
+    - ``invoice_statuses`` / ``invoice_balances``: source invoice id -> status / open balance,
+      for credits against invoices and the unpaid-before-start rule.
+    - ``payment_deposit_accounts``: source payment id -> account the payment went to, for
+      refunds that leave "the same account as payments".
+    """
+
+    claimed_names: Mapping[str, str] = field(default_factory=dict)
+    claimed_item_names: Mapping[str, str] = field(default_factory=dict)
+    invoice_statuses: Mapping[str, str] = field(default_factory=dict)
+    invoice_balances: Mapping[str, Decimal | float] = field(default_factory=dict)
+    payment_deposit_accounts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TransformResult:
+    """Payloads in export order, the rows skipped by a named rule, and every value changed."""
+
+    payloads: list[Payload]
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
+    normalisations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NORMALISATION_COLUMNS))
