@@ -249,33 +249,33 @@ class SourceReader:
         ids: Sequence[str] | None = None,
         chunksize: int | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Canonical frames of at most ``chunksize`` rows, streamed from the database."""
+        """Canonical frames of at most ``chunksize`` rows, streamed from the database.
+
+        Arguments are checked (and the mapping against the database) before the first chunk.
+        """
         if entity not in model.ENTITIES:
             raise KeyError(f"unknown entity {entity!r}; canonical entities are {sorted(model.ENTITIES)}")
-        chunksize = chunksize or DEFAULT_CHUNKSIZE
+        chunksize = DEFAULT_CHUNKSIZE if chunksize is None else chunksize
         if chunksize < 1:
             raise ValueError(f"chunksize must be positive, got {chunksize}")
         self._ensure_checked()
-        if ids is not None:
+        if ids is None:
+            statements = [self._statement(entity, since, window, None)]
+        else:
             ids = [str(i) for i in ids]
-            if not ids:
-                return
-            for start in range(0, len(ids), IDS_PER_QUERY):
-                yield from self._stream(entity, since, window, ids[start:start + IDS_PER_QUERY], chunksize)
-            return
-        yield from self._stream(entity, since, window, None, chunksize)
+            statements = [self._statement(entity, since, window, ids[start:start + IDS_PER_QUERY])
+                          for start in range(0, len(ids), IDS_PER_QUERY)]
+        return self._stream(entity, [s for s in statements if s is not None], chunksize)
 
-    def _stream(self, entity, since, window, ids, chunksize) -> Iterator[pd.DataFrame]:
-        statement = self._statement(entity, since, window, ids)
-        if statement is None:
-            return
+    def _stream(self, entity: str, statements: list[sa.Select], chunksize: int) -> Iterator[pd.DataFrame]:
         total = 0
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=chunksize).execute(statement)
-            for rows in result.partitions(chunksize):
-                total += len(rows)
-                yield to_canonical_frame(entity, rows)
-        log.debug("read %d %s row(s) (since=%s, window=%s)", total, entity, since, window)
+        for statement in statements:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=chunksize).execute(statement)
+                for rows in result.partitions(chunksize):
+                    total += len(rows)
+                    yield to_canonical_frame(entity, rows)
+        log.debug("streamed %d %s row(s)", total, entity)
 
     def read(
         self,
