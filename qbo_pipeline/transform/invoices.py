@@ -1,0 +1,259 @@
+"""Invoices and their lines -> QBO Invoice payloads.
+
+Volume lives here (a year of a busy billing system is millions of lines), so everything
+per line is computed column-wise first (cents, tax codes, item references, quantities)
+and the per-line dicts are then assembled in one pass over the sorted lines.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.transform.context import TransformContext, TransformResult
+from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
+from qbo_pipeline.transform.rules import LIMITS, Report, cut, iso_date, short_doc_number, text, to_cents
+
+UNPAID_STATUSES = {"sent"}
+
+
+def transaction_skips(dates: pd.Series, start: date) -> np.ndarray:
+    """True where a transaction is dated before the sync start date."""
+    return (dates < pd.Timestamp(start)).fillna(False).to_numpy(dtype=bool)
+
+
+def tax_codes(codes: pd.Series, config: PipelineConfig) -> pd.Series:
+    """QBO TaxCode name per source line code (US: TAX / NON; mapped: ``taxes.map``); None if unmapped."""
+    taxes = config.taxes
+    raw = codes.astype(object).where(codes.notna(), None)
+    mapped = raw.map(taxes.map) if taxes.map else pd.Series(None, index=raw.index, dtype=object)
+    if taxes.mode == "us":
+        non = {c.upper() for c in taxes.non_taxable_codes}
+        upper = raw.map(lambda c: c.strip().upper() if isinstance(c, str) else "")
+        default = np.where(upper.isin(non) | (upper == ""), "NON", "TAX")
+        return mapped.where(mapped.notna(), pd.Series(default, index=raw.index, dtype=object))
+    if taxes.default_code is not None:
+        mapped = mapped.where(raw.notna() | mapped.notna(), taxes.default_code)
+    return mapped.astype(object).where(mapped.notna(), None)
+
+
+class _RefCache(dict):
+    """One placeholder dict per distinct reference: a million lines share a few hundred refs."""
+
+    def __init__(self, make):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key):
+        value = self[key] = self._make(key)
+        return value
+
+
+def _skip_mask(invoices: pd.DataFrame, config: PipelineConfig, context: TransformContext,
+               report: Report) -> np.ndarray:
+    options = config.options
+    ids = invoices["id"].to_numpy()
+    draft = (invoices["status"] == "draft").to_numpy()
+    before = transaction_skips(invoices["issue_date"], options.sync_start_date)
+    unpaid = invoices["status"].isin(UNPAID_STATUSES).to_numpy() & ~invoices["deleted"].to_numpy(dtype=bool)
+    if context.invoice_balances:
+        balance = invoices["id"].map(context.invoice_balances).astype("float64")
+        unpaid = np.where(balance.notna().to_numpy(), balance.fillna(0).to_numpy() > 0.005, unpaid)
+        unpaid &= ~invoices["deleted"].to_numpy(dtype=bool) & ~invoices["status"].isin(["void", "draft"]).to_numpy()
+    keep_unpaid = before & unpaid & options.export_unpaid_before_start
+    before_skip = before & ~keep_unpaid & ~draft
+    start = options.sync_start_date.isoformat()
+    for sid in ids[draft]:
+        report.skip(str(sid), "draft", "Draft invoices are never exported.")
+    dates = invoices["issue_date"].to_numpy()
+    for sid, when in zip(ids[before_skip], dates[before_skip], strict=True):
+        report.skip(str(sid), "before_sync_start",
+                    f"Dated {iso_date(pd.Timestamp(when))}, before the sync start date {start}.")
+    return draft | before_skip
+
+
+def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: PipelineConfig,
+                   context: TransformContext | None = None) -> TransformResult:
+    """One Invoice payload per exported invoice; drafts and old paid invoices are skipped by rule.
+
+    Lines become SalesItemLines (product item, or ``options.generic_item`` for free text);
+    with ``options.aggregate_lines`` each invoice gets one line per tax code instead. Line
+    discounts add up to one DiscountLine on ``accounts.discount``. Money is summed in
+    integer cents (half-up), so the payload total equals the source total exactly.
+    """
+    context = context or TransformContext()
+    report = Report("invoices")
+    options = config.options
+    skipped_mask = _skip_mask(invoices, config, context, report)
+    exported = invoices[~skipped_mask].sort_values("id", kind="stable").reset_index(drop=True)
+
+    lines = lines[lines["invoice_id"].isin(set(exported["id"]))]
+    codes = tax_codes(lines["tax_code"], config)
+    unmapped = codes.isna().to_numpy()
+    if unmapped.any():
+        bad = set(lines["invoice_id"].to_numpy()[unmapped])
+        for sid in sorted(bad):
+            report.skip(str(sid), "unmapped_tax_code", "A line uses a tax code with no entry in taxes.map.")
+        exported = exported[~exported["id"].isin(bad)].reset_index(drop=True)
+        keep = ~lines["invoice_id"].isin(bad).to_numpy()
+        lines, codes = lines[keep], codes[keep]
+
+    order = pd.DataFrame({
+        "invoice_id": lines["invoice_id"].to_numpy(),
+        "line_no": lines["line_no"].to_numpy(),
+        "id": lines["id"].to_numpy(),
+        "pos": np.arange(len(lines)),
+    }).sort_values(["invoice_id", "line_no", "id"], kind="stable")
+    pos = order["pos"].to_numpy()
+    line_invoice = order["invoice_id"].to_numpy()
+    amount_cents = to_cents(lines["amount"].to_numpy()[pos])
+    discount_cents = to_cents(lines["discount"].fillna(0.0).to_numpy()[pos])
+    codes = codes.to_numpy()[pos]
+
+    bounds_left = np.searchsorted(line_invoice, exported["id"].to_numpy(), side="left")
+    bounds_right = np.searchsorted(line_invoice, exported["id"].to_numpy(), side="right")
+    running = np.concatenate([[0], np.cumsum(discount_cents)])
+    invoice_discount = running[bounds_right] - running[bounds_left]
+
+    generic = named_ref("Item", options.generic_item)
+    tax_refs = _RefCache(lambda code: named_ref("TaxCode", code))
+    discount_account = named_ref("Account", config.accounts.discount)
+    mapped = config.taxes.mode == "mapped"
+    max_desc = options.description_max_length
+
+    if options.aggregate_lines:
+        built_lines, overflow = _aggregated_lines(line_invoice, amount_cents, codes, generic, tax_refs)
+    else:
+        built_lines, overflow = _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_refs,
+                                                max_desc, report)
+
+    payloads = []
+    columns = ["id", "number", "customer_id", "status", "issue_date", "due_date", "currency", "memo", "deleted"]
+    for index, row in enumerate(exported[columns].itertuples(index=False, name=None)):
+        sid, number, customer, status, issued, due, currency, memo, deleted = row
+        sid = str(sid)
+        left, right = bounds_left[index], bounds_right[index]
+        body_lines = built_lines(left, right)
+        discount = int(invoice_discount[index])
+        if discount:
+            body_lines.append({
+                "Amount": discount / 100,
+                "DetailType": "DiscountLineDetail",
+                "DiscountLineDetail": {"PercentBased": False, "DiscountAccountRef": discount_account},
+            })
+        body: dict = {"CustomerRef": source_ref("Customer", customer), "TxnDate": iso_date(issued)}
+        due_iso = iso_date(due)
+        if due_iso:
+            body["DueDate"] = due_iso
+        lookup = {}
+        number = text(number)
+        if number:
+            doc = short_doc_number(number)
+            if doc != number:
+                report.changed(sid, "DocNumber", number, doc, "doc_number_shortened")
+            body["DocNumber"] = lookup["DocNumber"] = doc
+        note = _private_note(sid, text(memo), overflow.get(sid, ()), report)
+        if note:
+            body["PrivateNote"] = note
+        currency = text(currency)
+        if currency and currency != options.home_currency:
+            body["CurrencyRef"] = {"value": currency}
+        if mapped:
+            body["GlobalTaxCalculation"] = config.taxes.global_calculation
+        body["Line"] = body_lines
+        action = "delete" if deleted else "void" if status == "void" else "upsert"
+        payloads.append(Payload("Invoice", sid, body, action=action, lookup=lookup, txn_date=body["TxnDate"]))
+    skipped, normalisations = report.frames()
+    return TransformResult(payloads, skipped, normalisations)
+
+
+def _private_note(sid: str, memo: str | None, overflow: tuple | list, report: Report) -> str | None:
+    """The memo (cut at 4000), then the full text of cut descriptions while it fits."""
+    limit = LIMITS["PrivateNote"]
+    note = memo
+    if note and len(note) > limit:
+        report.changed(sid, "PrivateNote", note, cut(note, limit), "truncated")
+        note = cut(note, limit)
+    for line_no, full in overflow:
+        addition = f"Line {line_no} full description: {full}"
+        candidate = f"{note}\n{addition}" if note else addition
+        if len(candidate) <= limit:
+            note = candidate
+        else:
+            report.changed(sid, f"Line[{line_no}].Description", full, "", "full_text_not_kept")
+    return note
+
+
+def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_refs, max_desc, report):
+    product = lines["product_id"].to_numpy()[pos]
+    name = lines["name"].to_numpy()[pos]
+    description = lines["description"].to_numpy()[pos]
+    line_no = lines["line_no"].to_numpy()[pos]
+    qty = lines["quantity"].to_numpy(dtype="float64")[pos]
+    price = np.round(lines["unit_price"].to_numpy(dtype="float64")[pos], 4)
+    with np.errstate(invalid="ignore"):
+        priced = ~np.isnan(qty) & ~np.isnan(price) & (to_cents(qty * price) == amount_cents)
+    amounts = amount_cents / 100
+    item_refs = _RefCache(lambda pid: source_ref("Item", pid))
+    overflow: dict[str, list] = {}
+
+    built = []
+    for i in range(len(pos)):
+        pid = product[i]
+        detail = {"ItemRef": item_refs[pid] if isinstance(pid, str) else generic}
+        if priced[i]:
+            detail["Qty"] = float(qty[i])
+            detail["UnitPrice"] = float(price[i])
+        detail["TaxCodeRef"] = tax_refs[codes[i]]
+        line = {"LineNum": int(line_no[i]), "Amount": float(amounts[i]), "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": detail}
+        desc = text(description[i])
+        if not isinstance(pid, str):
+            label = text(name[i])
+            desc = f"{label} - {desc}" if label and desc else label or desc
+        if desc:
+            if len(desc) > max_desc:
+                sid = str(line_invoice[i])
+                short = cut(desc, max_desc)
+                report.changed(sid, f"Line[{int(line_no[i])}].Description", desc, short, "truncated")
+                overflow.setdefault(sid, []).append((int(line_no[i]), desc))
+                desc = short
+            line["Description"] = desc
+        built.append(line)
+
+    def lines_of(left: int, right: int) -> list[dict]:
+        return built[left:right]
+
+    return lines_of, overflow
+
+
+def _aggregated_lines(line_invoice, amount_cents, codes, generic, tax_refs):
+    """One line per invoice and tax code: the sum of its lines, on the generic item."""
+    frame = pd.DataFrame({"invoice": line_invoice, "code": codes, "cents": amount_cents, "n": 1})
+    frame["row"] = np.arange(len(frame))
+    grouped = frame.groupby(["invoice", "code"], sort=False).agg(cents=("cents", "sum"), n=("n", "sum"),
+                                                                  first=("row", "min"))
+    grouped = grouped.sort_values("first")
+    starts = grouped["first"].to_numpy()
+    built = []
+    for number, ((_, code), cents, count) in enumerate(
+            zip(grouped.index, grouped["cents"].to_numpy(), grouped["n"].to_numpy(), strict=True)):
+        built.append({
+            "LineNum": number + 1,
+            "Amount": int(cents) / 100,
+            "DetailType": "SalesItemLineDetail",
+            "Description": f"{int(count)} billed line{'s' if count != 1 else ''}",
+            "SalesItemLineDetail": {"ItemRef": generic, "TaxCodeRef": tax_refs[code]},
+        })
+
+    def lines_of(left: int, right: int) -> list[dict]:
+        a, b = np.searchsorted(starts, left), np.searchsorted(starts, right)
+        out = built[a:b]
+        for n, line in enumerate(out, start=1):
+            line["LineNum"] = n
+        return out
+
+    return lines_of, {}
