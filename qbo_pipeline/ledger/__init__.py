@@ -1,1 +1,347 @@
-"""The sync ledger: links between source rows and QBO records, outbox, runs, reports, tokens."""
+"""The sync ledger: links between source rows and QBO records, outbox, runs, reports, tokens.
+
+One database (a SQLite file by default, PostgreSQL for teams) holds everything the export
+must remember between runs: which QBO record each source row became (Id, SyncToken, hash of
+what was sent), the request ids written *before* each call (the outbox that makes retries
+exactly once), every run and per-record result for reports, the encrypted OAuth tokens,
+quarantined rows, and the one-export-per-company lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from qbo_pipeline.ledger.tables import build_tables
+
+log = logging.getLogger("qbo_pipeline.ledger")
+
+LINK_FIELDS = (
+    "qbo_id", "sync_token", "payload_hash", "attempted_hash", "body", "status", "attempts", "last_error", "error_code", "hint",
+    "intuit_tid", "request_id", "name", "manual", "run_id",
+)
+
+
+class ExportLockedError(RuntimeError):
+    """Another export of the same company holds the lock."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Ledger:
+    """The sync state store; ``create_all`` runs on open so a new file or schema just works."""
+
+    def __init__(self, url: str, *, prefix: str = "", schema: str | None = None, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or sa.create_engine(url, future=True, pool_pre_ping=True)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.metadata, self.tables = build_tables(prefix, schema)
+        if schema and self.dialect == "postgresql":
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        self.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def drop_all(self) -> None:
+        """Remove every ledger table (tests and `reset`)."""
+        self.metadata.drop_all(self.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- upsert helper --------------------------------------------------------------------
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        if not rows:
+            return
+        if self.dialect in ("sqlite", "postgresql"):
+            if self.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            # rows may carry different columns: group them so each statement has one shape
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in rows:
+                groups.setdefault(tuple(sorted(row)), []).append(row)
+            for columns, group in groups.items():
+                stmt = insert(table)
+                update = {c: stmt.excluded[c] for c in columns if c not in keys}
+                stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update) if update else \
+                    stmt.on_conflict_do_nothing(index_elements=keys)
+                conn.execute(stmt, group)
+            return
+        for row in rows:  # other databases: update, else insert
+            where = sa.and_(*[table.c[k] == row[k] for k in keys])
+            values = {k: v for k, v in row.items() if k not in keys}
+            if not values or conn.execute(table.update().where(where).values(**values)).rowcount == 0:
+                conn.execute(table.insert().values(**row))
+
+    # -- links ----------------------------------------------------------------------------
+
+    def links(self, company: str, entity: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every link of a company (optionally one entity), keyed by (entity, source_id)."""
+        t = self.tables["links"]
+        query = sa.select(t).where(t.c.company == company)
+        if entity:
+            query = query.where(t.c.entity == entity)
+        with self.engine.connect() as conn:
+            return {(r.entity, r.source_id): dict(r._mapping) for r in conn.execute(query)}
+
+    def get_link(self, company: str, entity: str, source_id: str) -> dict[str, Any] | None:
+        t = self.tables["links"]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t).where(t.c.company == company, t.c.entity == entity, t.c.source_id == str(source_id))
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def save_links(self, company: str, records: Iterable[dict[str, Any]], conn: Connection | None = None) -> None:
+        """Insert or update links; each record has ``entity``, ``source_id`` and any of LINK_FIELDS."""
+        rows = []
+        for record in records:
+            row = {"company": company, "entity": record["entity"], "source_id": str(record["source_id"]),
+                   "updated_at": utcnow()}
+            row.update({k: record[k] for k in LINK_FIELDS if k in record})
+            rows.append(row)
+        if conn is not None:
+            self._upsert(conn, self.tables["links"], rows, ["company", "entity", "source_id"])
+            return
+        with self.begin() as own:
+            self._upsert(own, self.tables["links"], rows, ["company", "entity", "source_id"])
+
+    def link(self, company: str, entity: str, source_id: str, qbo_id: str, *, name: str | None = None) -> None:
+        """Manually link a source row to an existing QBO record; the exporter then updates it, never creates."""
+        if not str(qbo_id).strip():
+            raise ValueError("a manual link needs a QBO Id")
+        self.save_links(company, [{
+            "entity": entity, "source_id": source_id, "qbo_id": str(qbo_id), "status": "linked", "manual": True,
+            "sync_token": None, "payload_hash": None, "name": name, "last_error": None, "error_code": None,
+            "hint": None,
+        }])
+
+    def unlink(self, company: str, entity: str, source_id: str) -> bool:
+        t = self.tables["links"]
+        with self.begin() as conn:
+            result = conn.execute(
+                t.delete().where(t.c.company == company, t.c.entity == entity, t.c.source_id == str(source_id))
+            )
+        return result.rowcount > 0
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def outbox_add(self, company: str, entries: list[dict[str, Any]], *, run_id: str | None = None) -> None:
+        """Record request ids *before* the calls that use them (state pending)."""
+        now = utcnow()
+        rows = [{
+            "company": company, "entity": e["entity"], "source_id": str(e["source_id"]),
+            "request_id": e["request_id"], "operation": e["operation"], "payload_hash": e.get("payload_hash"),
+            "batch_request_id": e.get("batch_request_id"), "state": "pending", "run_id": run_id,
+            "created_at": now, "updated_at": now,
+        } for e in entries]
+        with self.begin() as conn:
+            self._upsert(conn, self.tables["outbox"], rows, ["request_id"])
+
+    def outbox_finish(self, request_ids: list[str], state: str, conn: Connection | None = None) -> None:
+        """Mark requests done (QBO answered) or failed (QBO refused: a new attempt may use a new id)."""
+        if not request_ids:
+            return
+        t = self.tables["outbox"]
+        stmt = t.update().where(t.c.request_id.in_(request_ids)).values(state=state, updated_at=utcnow())
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with self.begin() as own:
+            own.execute(stmt)
+
+    def pending_outbox(self, company: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Requests sent without a known outcome (a crash or lost response), keyed by record."""
+        t = self.tables["outbox"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t).where(t.c.company == company, t.c.state == "pending").order_by(t.c.created_at)
+            )
+            return {(r.entity, r.source_id): dict(r._mapping) for r in rows}
+
+    # -- runs and results -----------------------------------------------------------------
+
+    def start_run(self, company: str, run_id: str, *, dry_run: bool = False) -> None:
+        with self.begin() as conn:
+            conn.execute(self.tables["runs"].insert().values(
+                run_id=run_id, company=company, started_at=utcnow(), status="running", dry_run=dry_run))
+
+    def finish_run(self, run_id: str, *, status: str, counts: dict[str, int], write_requests: int,
+                   message: str | None = None) -> None:
+        t = self.tables["runs"]
+        with self.begin() as conn:
+            conn.execute(t.update().where(t.c.run_id == run_id).values(
+                finished_at=utcnow(), status=status, counts=counts, write_requests=write_requests, message=message))
+
+    def runs(self, company: str | None = None, *, limit: int = 20) -> list[dict[str, Any]]:
+        t = self.tables["runs"]
+        query = sa.select(t).order_by(t.c.started_at.desc()).limit(limit)
+        if company:
+            query = query.where(t.c.company == company)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def add_results(self, company: str, run_id: str, results: list[dict[str, Any]],
+                    conn: Connection | None = None) -> None:
+        if not results:
+            return
+        columns = {c.name for c in self.tables["record_results"].columns} - {"id", "at"}
+        now = utcnow()
+        rows = [{**{k: r.get(k) for k in columns}, "company": company, "run_id": run_id, "at": now} for r in results]
+        if conn is not None:
+            conn.execute(self.tables["record_results"].insert(), rows)
+            return
+        with self.begin() as own:
+            own.execute(self.tables["record_results"].insert(), rows)
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        t = self.tables["record_results"]
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id))]
+
+    # -- reports for the CLI and Dagster --------------------------------------------------
+
+    def status_counts(self, company: str) -> dict[str, dict[str, int]]:
+        """``{entity: {status: count}}`` for one company."""
+        t = self.tables["links"]
+        query = sa.select(t.c.entity, t.c.status, sa.func.count()).where(t.c.company == company).group_by(
+            t.c.entity, t.c.status)
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for entity, status, count in conn.execute(query):
+                out.setdefault(entity, {})[status] = count
+        return out
+
+    def failed_records(self, company: str, entity: str | None = None, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Records that failed or are blocked, with QBO's error and the hint."""
+        t = self.tables["links"]
+        query = sa.select(t).where(t.c.company == company, t.c.status.in_(("failed", "blocked")))
+        if entity:
+            query = query.where(t.c.entity == entity)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.c.entity, t.c.source_id).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def record_history(self, company: str, entity: str, source_id: str) -> list[dict[str, Any]]:
+        """Every result a record had, oldest first."""
+        t = self.tables["record_results"]
+        query = sa.select(t).where(t.c.company == company, t.c.entity == entity,
+                                   t.c.source_id == str(source_id)).order_by(t.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def add_quarantine(self, rows: list[dict[str, Any]]) -> None:
+        """Store quarantined source rows (or normalisation reports, ``kind="normalisation"``)."""
+        if not rows:
+            return
+        columns = {"run_id", "company", "entity", "source_id", "kind", "reason", "data"}
+        clean = [{**{k: r.get(k) for k in columns}, "kind": r.get("kind") or "row", "created_at": utcnow()}
+                 for r in rows]
+        with self.begin() as conn:
+            conn.execute(self.tables["quarantine"].insert(), clean)
+
+    def quarantined(self, *, run_id: str | None = None, company: str | None = None,
+                    entity: str | None = None) -> list[dict[str, Any]]:
+        t = self.tables["quarantine"]
+        query = sa.select(t).order_by(t.c.id)
+        for column, value in (("run_id", run_id), ("company", company), ("entity", entity)):
+            if value is not None:
+                query = query.where(t.c[column] == value)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def save_report(self, company: str, run_id: str | None, report: dict[str, Any]) -> None:
+        with self.begin() as conn:
+            conn.execute(self.tables["sync_reports"].insert().values(
+                company=company, run_id=run_id, report=report, created_at=utcnow()))
+
+    def reports(self, company: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        t = self.tables["sync_reports"]
+        query = sa.select(t).where(t.c.company == company).order_by(t.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- one export per company -----------------------------------------------------------
+
+    def acquire_export_lock(self, company: str, owner: str) -> bool:
+        """Take the company's export lock; False when someone else holds it."""
+        t = self.tables["export_locks"]
+        try:
+            with self.begin() as conn:
+                conn.execute(t.insert().values(company=company, owner=owner, acquired_at=utcnow()))
+            return True
+        except sa.exc.IntegrityError:
+            current = self.export_lock(company)
+            return bool(current and current["owner"] == owner)
+
+    def release_export_lock(self, company: str, owner: str) -> None:
+        t = self.tables["export_locks"]
+        with self.begin() as conn:
+            conn.execute(t.delete().where(t.c.company == company, t.c.owner == owner))
+
+    def export_lock(self, company: str) -> dict[str, Any] | None:
+        """Who holds the company's export lock and since when (None when free)."""
+        t = self.tables["export_locks"]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.company == company)).first()
+        return dict(row._mapping) if row else None
+
+    def clear_export_lock(self, company: str) -> bool:
+        """Remove a stuck lock (the holder crashed); returns whether there was one."""
+        t = self.tables["export_locks"]
+        with self.begin() as conn:
+            return conn.execute(t.delete().where(t.c.company == company)).rowcount > 0
+
+    @contextmanager
+    def export_locked(self, company: str, owner: str) -> Iterator[None]:
+        if not self.acquire_export_lock(company, owner):
+            holder = self.export_lock(company) or {}
+            raise ExportLockedError(
+                f"company {company!r} is being exported by {holder.get('owner')} since {holder.get('acquired_at')}; "
+                "wait for it, or clear a stuck lock with `qbo-pipeline ledger unlock`"
+            )
+        try:
+            yield
+        finally:
+            self.release_export_lock(company, owner)
+
+    # -- connections (tokens live in qbo.auth.TokenVault) ---------------------------------
+
+    def connection(self, company: str) -> dict[str, Any] | None:
+        t = self.tables["connections"]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.company == company)).first()
+        return dict(row._mapping) if row else None
+
+    def set_connection(self, company: str, **values: Any) -> None:
+        row = {"company": company, "updated_at": utcnow(), **values}
+        with self.begin() as conn:
+            self._upsert(conn, self.tables["connections"], [row], ["company"])
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+__all__ = ["Ledger", "ExportLockedError", "LINK_FIELDS"]

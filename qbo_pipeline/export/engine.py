@@ -1,0 +1,654 @@
+"""The export engine: carry out a plan against one QBO company, exactly once.
+
+For each wave of the plan (see ``planner``) the engine resolves placeholders, looks up
+records that may already exist in QBO (an established company, or a create whose answer
+was lost), then writes in batches of up to 30 alongside single requests, as many at a
+time as the company's limiter allows. Before any write its request id goes into the
+ledger's outbox; retries reuse it, so QBO replays instead of writing twice. Results go
+back to the ledger in the same step: link, SyncToken, payload hash, status, error.
+
+Policies per QBO answer (see docs/export.md): 5010 read again and retry once; 6240 link
+the same-named record or rename deterministically; 6000 "one name at a time", 429 and 5xx
+retried with backoff; closed period skipped with a hint; auth stops the run and marks the
+connection; anything else fails that record with QBO's message and a hint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from qbo_pipeline.export import planner as planning
+from qbo_pipeline.export.planner import BLOCKED, CREATE, DEACTIVATE, DELETE, SKIP, UPDATE, VOID, Plan, Step
+from qbo_pipeline.export.refs import NamedRefs, UnresolvedRef, named_refs_with_fields
+from qbo_pipeline.ledger import Ledger, utcnow
+from qbo_pipeline.qbo import redact
+from qbo_pipeline.qbo.client import QboClient, _quote
+from qbo_pipeline.qbo.errors import (
+    AuthError,
+    ClosedPeriodError,
+    ConcurrentEditError,
+    DuplicateNameError,
+    QboError,
+    StaleObjectError,
+    ThrottleError,
+    TransientError,
+    fault_from_body,
+)
+from qbo_pipeline.transform.payload import Payload, resolve_refs
+
+log = logging.getLogger("qbo_pipeline.export")
+redact.install("qbo_pipeline.export")
+
+NAME_FIELD = {"Customer": "DisplayName", "Item": "Name", "Account": "Name"}
+NAME_LIMIT = {"Customer": 500, "Item": 100, "Account": 100}
+LOOKUP_CHUNK = 50
+RETRY_AS_SINGLE = (ThrottleError, TransientError, ConcurrentEditError, StaleObjectError, DuplicateNameError)
+
+COUNT_KEYS = ("created", "updated", "linked", "skipped", "failed", "blocked", "deactivated", "voided", "deleted",
+              "not_attempted")
+
+
+@dataclass
+class RecordResult:
+    """What happened to one record in a run."""
+
+    entity: str
+    source_id: str
+    action: str
+    outcome: str  # created | updated | linked | skipped | failed | blocked | deactivated | voided | deleted | not_attempted
+    qbo_id: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    intuit_tid: str | None = None
+    request_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ExportReport:
+    """Counts, per-record results and cost of one export run."""
+
+    run_id: str
+    company: str
+    dry_run: bool
+    status: str = "ok"  # ok | partial (some records failed) | stopped (auth)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    results: list[RecordResult] = field(default_factory=list)
+    write_requests: int = 0
+    requests: int = 0
+    records_written: int = 0
+    seconds: float = 0.0
+    plan: Plan | None = None
+    message: str | None = None
+    created_refs: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def writes_per_minute(self) -> float:
+        return self.records_written / self.seconds * 60 if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "company": self.company, "dry_run": self.dry_run, "status": self.status,
+            "counts": dict(self.counts), "write_requests": self.write_requests, "requests": self.requests,
+            "records_written": self.records_written, "seconds": round(self.seconds, 3), "message": self.message,
+            "failed": [r.as_dict() for r in self.results if r.outcome in ("failed", "blocked")][:200],
+            "plan": [s.as_dict() for s in self.plan.steps] if self.plan else None,
+        }
+
+
+class ExportStopped(AuthError):
+    """The run stopped because QBO refused the connection; ``report`` holds what was done."""
+
+    def __init__(self, cause: AuthError, report: ExportReport) -> None:
+        super().__init__(cause.message, code=cause.code, detail=cause.detail, intuit_tid=cause.intuit_tid,
+                         status=cause.status)
+        self.kind, self.hint, self.report, self.cause = cause.kind, cause.hint, report, cause
+
+
+class _Stop(Exception):
+    pass
+
+
+def _value(record: dict[str, Any], field_name: str) -> str | None:
+    value = record.get(field_name)
+    if isinstance(value, dict):
+        value = value.get("Address") or value.get("FreeFormNumber") or value.get("value")
+    return str(value).strip().lower() if value not in (None, "") else None
+
+
+class ExportEngine:
+    """Exports payloads into one QBO company (``company_key``) and records everything in the ledger."""
+
+    def __init__(self, client: QboClient, ledger: Ledger, config: Any, company_key: str, *,
+                 logger: logging.Logger | None = None, workers: int | None = None) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.config = config
+        self.company = company_key
+        self.log = logger or log
+        export_cfg = getattr(config, "export", None)
+        self.batch_size = getattr(export_cfg, "batch_size", 30)
+        self.use_batches = getattr(export_cfg, "use_batches", True)
+        self.closed_period = getattr(export_cfg, "closed_period", "skip")
+        self.max_attempts = getattr(export_cfg, "max_attempts", 5)
+        options = getattr(config, "options", None)
+        self.name_max = getattr(options, "name_max_length", 100)
+        limiter = client.limiter
+        self.workers = workers or (limiter.limits.concurrent if limiter else 4)
+        self._lock = threading.Lock()
+        self._links: dict[tuple[str, str], dict[str, Any]] = {}
+        self._stop = threading.Event()
+        self._stop_error: AuthError | None = None
+
+    # -- public ---------------------------------------------------------------------------
+
+    def export(self, payloads: list[Payload], *, dry_run: bool = False, run_id: str | None = None) -> ExportReport:
+        """Plan and (unless ``dry_run``) execute; returns the report, raises ``ExportStopped`` on auth failure."""
+        run_id = run_id or uuid.uuid4().hex
+        report = ExportReport(run_id=run_id, company=self.company, dry_run=dry_run)
+        started = time.monotonic()
+        with self.ledger.export_locked(self.company, owner=f"run {run_id}"):
+            self.ledger.start_run(self.company, run_id, dry_run=dry_run)
+            try:
+                self._run(payloads, report, dry_run)
+            except BaseException as exc:
+                report.seconds = time.monotonic() - started
+                report.status = "stopped"
+                report.message = redact.redact(str(exc))
+                self.ledger.finish_run(run_id, status="stopped", counts=report.counts,
+                                       write_requests=report.write_requests, message=report.message)
+                raise
+            report.seconds = time.monotonic() - started
+            if self._stop_error is not None:
+                report.status = "stopped"
+                report.message = f"stopped: {self._stop_error.describe()} — {self._stop_error.hint}"
+            elif report.counts["failed"] or report.counts["blocked"]:
+                report.status = "partial"
+            self.ledger.finish_run(run_id, status=report.status, counts=report.counts,
+                                   write_requests=report.write_requests, message=report.message)
+            if not dry_run:
+                self.ledger.save_report(self.company, run_id, report.as_dict())
+        self.log.info("export %s of %s finished %s in %.1fs: %s; %d write requests", run_id, self.company,
+                      report.status, report.seconds, _summary(report.counts), report.write_requests)
+        if self._stop_error is not None:
+            raise ExportStopped(self._stop_error, report)
+        return report
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _run(self, payloads: list[Payload], report: ExportReport, dry_run: bool) -> None:
+        self._run_id = report.run_id
+        self._links = self.ledger.links(self.company)
+        pending = self.ledger.pending_outbox(self.company)
+        close = None
+        if any(p.txn_date for p in payloads):
+            close = self.client.book_close_date()
+        plan = planning.plan(payloads, self._links, pending=pending, book_close_date=close,
+                             closed_period=self.closed_period, max_attempts=self.max_attempts)
+        self.log.info("plan for %s: %s", self.company, _summary(plan.counts()))
+        if dry_run:
+            report.plan = plan
+            for step in plan.steps:
+                outcome = {CREATE: "created", UPDATE: "updated", DEACTIVATE: "deactivated", VOID: "voided",
+                           DELETE: "deleted"}.get(step.action, step.action if step.action != SKIP else "skipped")
+                report.counts[outcome] = report.counts.get(outcome, 0) + 1
+            return
+        self._report = report
+        writes_before, requests_before = self.client.write_requests, self.client.requests_made
+        self.refs = NamedRefs(self.client, self.config, request_id=self._named_request_id)
+        for step in plan.steps:
+            if step.action == SKIP:
+                self._count("skipped")
+                if not step.qbo_id and step.reason.startswith("closed period"):
+                    self._finish(step, "skipped", message=step.reason, hint=ClosedPeriodError.hint,
+                                 status="skipped", count=False)
+            elif step.action == BLOCKED:
+                self._finish_blocked(step, step.reason)
+        waves = plan.waves()
+        for index, wave in enumerate(waves):
+            if self._stop.is_set():
+                for step in wave:
+                    self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+                continue
+            self._run_wave(wave, index, len(waves))
+        report.created_refs = list(self.refs.created)
+        report.write_requests = self.client.write_requests - writes_before
+        report.requests = self.client.requests_made - requests_before
+
+    # -- one wave -------------------------------------------------------------------------
+
+    def _run_wave(self, wave: list[Step], index: int, total: int) -> None:
+        entity = wave[0].payload.entity
+        self.log.info("wave %d/%d: %d %s record(s) (%s)", index + 1, total, len(wave), entity,
+                      _summary(_counts(wave)))
+        ready: list[tuple[Step, dict[str, Any]]] = []
+        for step in wave:
+            try:
+                body = self._resolve(step)
+            except UnresolvedRef as exc:
+                if exc.parent:
+                    self._finish_blocked(step, str(exc), exc.parent)
+                else:
+                    self._finish(step, "failed", message=str(exc), hint="Fix the configuration or create the entry in QBO.")
+                continue
+            except AuthError as exc:
+                self._halt(exc)
+                self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+                continue
+            except QboError as exc:
+                self._fail(step, exc)
+                continue
+            ready.append((step, body))
+        creates = [(s, b) for s, b in ready if s.action == CREATE]
+        if creates and not self._stop.is_set():
+            try:
+                self._adopt_existing(entity, creates)
+            except AuthError as exc:
+                self._halt(exc)
+            except QboError as exc:
+                self.log.warning("lookup of existing %s records failed (%s); creating without it", entity, exc)
+        batchable = deque(sb for sb in ready if sb[0].action in (CREATE, UPDATE, DEACTIVATE))
+        singles = deque(sb for sb in ready if sb[0].action in (VOID, DELETE))
+        progress = {"done": 0, "last": time.monotonic()}
+
+        def next_unit() -> list[tuple[Step, dict[str, Any]]] | None:
+            with self._lock:
+                if self._stop.is_set():
+                    return None
+                if singles:
+                    return [singles.popleft()]
+                if not batchable:
+                    return None
+                limiter = self.client.limiter
+                if self.use_batches and len(batchable) > 1 and (limiter is None or limiter.batch_room()):
+                    return [batchable.popleft() for _ in range(min(self.batch_size, len(batchable)))]
+                return [batchable.popleft()]
+
+        def worker() -> None:
+            while (unit := next_unit()) is not None:
+                try:
+                    if len(unit) > 1:
+                        self._send_batch(unit)
+                    else:
+                        self._send_single(*unit[0])
+                except _Stop:
+                    for step, _ in unit:
+                        if not self._is_finished(step):
+                            self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+                with self._lock:
+                    progress["done"] += len(unit)
+                    if time.monotonic() - progress["last"] > 5:
+                        progress["last"] = time.monotonic()
+                        self.log.info("%s: %d/%d written", entity, progress["done"], len(ready))
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo-export") as pool:
+            futures = [pool.submit(worker) for _ in range(self.workers)]
+            for future in futures:
+                future.result()
+        for step, _ in list(batchable) + list(singles):
+            self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+
+    # -- resolution and lookups -----------------------------------------------------------
+
+    def _resolve(self, step: Step) -> dict[str, Any]:
+        payload = step.payload
+        if step.action in (DEACTIVATE, VOID, DELETE):
+            return {}
+        fields = {id(ref): name for name, ref in named_refs_with_fields(payload.body)}
+
+        def resolve(ref: dict[str, Any]) -> tuple[str, str | None]:
+            if ref["kind"] == "source":
+                parent = (ref["entity"], ref["source_id"])
+                with self._lock:
+                    link = self._links.get(parent) or {}
+                if not link.get("qbo_id") or link.get("status") in ("deleted",):
+                    state = link.get("status") or "not exported"
+                    raise UnresolvedRef(f"parent {parent[0]} {parent[1]} is not in QBO ({state})", parent)
+                return link["qbo_id"], None
+            return self.refs.resolve(ref, fields.get(id(ref)))
+
+        return resolve_refs(payload.body, resolve)
+
+    def _adopt_existing(self, entity: str, creates: list[tuple[Step, dict[str, Any]]]) -> None:
+        """Turn creates into updates where QBO already has the record (same name, email, DocNumber...)."""
+        with self._lock:
+            taken = {link["qbo_id"] for (e, _), link in self._links.items() if e == entity and link.get("qbo_id")}
+        fields: list[str] = []
+        for step, _ in creates:
+            for key in step.payload.lookup:
+                if key not in fields:
+                    fields.append(key)
+        if not fields:
+            return
+        if entity in NAME_FIELD:
+            candidates = self.client.query_all(entity, "Active IN (true, false)")
+        else:
+            candidates = []
+            for key in fields:
+                values = sorted({str(s.payload.lookup[key]) for s, _ in creates if s.payload.lookup.get(key)})
+                for start in range(0, len(values), LOOKUP_CHUNK):
+                    chunk = ", ".join(_quote(v) for v in values[start:start + LOOKUP_CHUNK])
+                    candidates += self.client.query(f"SELECT * FROM {entity} WHERE {key} IN ({chunk})").get(entity, [])
+        index: dict[tuple[str, str], dict[str, Any]] = {}
+        for record in candidates:
+            for key in fields:
+                value = _value(record, key)
+                if value:
+                    index.setdefault((key, value), record)
+        adopted = 0
+        for step, _ in creates:
+            for key, wanted in step.payload.lookup.items():
+                record = index.get((key, str(wanted).strip().lower())) if wanted else None
+                if record and record["Id"] not in taken:
+                    taken.add(record["Id"])
+                    step.action, step.qbo_id, step.sync_token = UPDATE, record["Id"], record["SyncToken"]
+                    step.reason = f"found in QBO by {key}"
+                    adopted += 1
+                    break
+        if adopted:
+            self.log.info("%s: %d record(s) already in QBO linked instead of created", entity, adopted)
+
+    # -- request ids ----------------------------------------------------------------------
+
+    def _request_id(self, step: Step, operation: str) -> str:
+        """Deterministic per record, operation, content and attempt; a pending one is replayed."""
+        if step.pending_request_id and operation == CREATE:
+            rid, step.pending_request_id = step.pending_request_id, None
+            return rid
+        with self._lock:
+            attempts = (self._links.get(step.key) or {}).get("attempts") or 0
+        seed = f"{self.company}|{step.key[0]}|{step.key[1]}|{operation}|{step.payload.hash}|{attempts}|{step.qbo_id}"
+        return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+    def _named_request_id(self, seed: str) -> str:
+        return hashlib.sha256(f"{self.company}|{self._run_id}|{seed}".encode()).hexdigest()[:32]
+
+    def _body_for(self, step: Step, body: dict[str, Any]) -> dict[str, Any]:
+        if step.action == UPDATE:
+            return {**body, "Id": step.qbo_id, "SyncToken": step.sync_token, "sparse": True}
+        if step.action == DEACTIVATE:
+            return {"Id": step.qbo_id, "SyncToken": step.sync_token, "Active": False, "sparse": True}
+        return body
+
+    def _ensure_sync_token(self, step: Step) -> None:
+        if step.qbo_id and step.sync_token is None:
+            record = self.client.read(step.payload.entity, step.qbo_id)
+            step.sync_token = record["SyncToken"]
+
+    # -- batches --------------------------------------------------------------------------
+
+    def _send_batch(self, unit: list[tuple[Step, dict[str, Any]]]) -> None:
+        entity_items, rids = [], {}
+        for number, (step, body) in enumerate(unit):
+            if step.action in (UPDATE, DEACTIVATE) and step.sync_token is None:
+                try:
+                    self._ensure_sync_token(step)
+                except QboError as exc:
+                    self._handle_error(step, exc)
+                    continue
+            operation = "create" if step.action == CREATE else "update"
+            bid = f"b{number}"
+            rids[bid] = (step, body, self._request_id(step, step.action))
+            entity_items.append({"bId": bid, "operation": operation, step.payload.entity: self._body_for(step, body)})
+        if not entity_items:
+            return
+        batch_rid = hashlib.sha256("|".join(sorted(r[2] for r in rids.values())).encode()).hexdigest()[:36]
+        self.ledger.outbox_add(self.company, [
+            {"entity": s.payload.entity, "source_id": s.payload.source_id, "request_id": rid,
+             "operation": s.action, "payload_hash": s.payload.hash, "batch_request_id": batch_rid}
+            for s, _, rid in rids.values()], run_id=self._run_id)
+        try:
+            responses = self.client.batch(entity_items, request_id=batch_rid)
+        except AuthError as exc:
+            self._halt(exc)
+            raise _Stop from exc
+        except (ThrottleError, TransientError) as exc:
+            # outcome unknown: outbox rows stay pending; the next run looks these records up first
+            for step, _, rid in rids.values():
+                self._fail(step, exc, request_id=rid, unknown=True)
+            return
+        except QboError as exc:
+            self.ledger.outbox_finish([r[2] for r in rids.values()], "failed")
+            for step, body, _ in rids.values():
+                self._retry_single_or_fail(step, body, exc)
+            return
+        retry: list[tuple[Step, dict[str, Any], QboError]] = []
+        done_rids, failed_rids, successes = [], [], []
+        for bid, (step, body, rid) in rids.items():
+            item = responses.get(bid)
+            entity = step.payload.entity
+            if item is not None and entity in item:
+                successes.append((step, item[entity], rid))
+                done_rids.append(rid)
+                continue
+            error = fault_from_body(item or {}) if item else None
+            failed_rids.append(rid)
+            retry.append((step, body, error or TransientError("QBO returned no answer for this batch item")))
+        self._record_successes(successes, done_rids)
+        if failed_rids:
+            self.ledger.outbox_finish(failed_rids, "failed")
+        for step, body, error in retry:
+            self._retry_single_or_fail(step, body, error)
+
+    def _retry_single_or_fail(self, step: Step, body: dict[str, Any], error: QboError) -> None:
+        if isinstance(error, RETRY_AS_SINGLE):
+            self._bump_attempt(step)
+            self._send_single(step, body, first_error=error)
+        else:
+            self._handle_error(step, error)
+
+    # -- singles and policies --------------------------------------------------------------
+
+    def _send_single(self, step: Step, body: dict[str, Any], first_error: QboError | None = None) -> None:
+        entity = step.payload.entity
+        stale_retried = renamed = False
+        error = first_error
+        for _ in range(4):
+            rid: str | None = None
+            if error is not None:
+                if isinstance(error, StaleObjectError) and not stale_retried and step.qbo_id:
+                    stale_retried = True
+                    step.sync_token = None  # read again below
+                elif isinstance(error, DuplicateNameError) and step.action == CREATE and not renamed:
+                    renamed = True
+                    body = self._resolve_duplicate_name(step, body)
+                elif isinstance(error, ThrottleError | TransientError | ConcurrentEditError) and first_error is error:
+                    pass  # a batch item QBO refused for load: send it once on its own (the client retries)
+                else:
+                    self._handle_error(step, error)
+                    return
+            try:
+                if step.action in (UPDATE, DEACTIVATE, VOID, DELETE):
+                    self._ensure_sync_token(step)
+                rid = self._request_id(step, step.action)
+                self.ledger.outbox_add(self.company, [{
+                    "entity": entity, "source_id": step.payload.source_id, "request_id": rid,
+                    "operation": step.action, "payload_hash": step.payload.hash}], run_id=self._run_id)
+                record = self._call(step, body, rid)
+            except AuthError as exc:
+                self._halt(exc)
+                raise _Stop from exc
+            except (ThrottleError, TransientError) as exc:
+                if step.action == CREATE:
+                    self._fail(step, exc, unknown=True)
+                else:
+                    self._fail(step, exc)
+                return
+            except QboError as exc:
+                error = exc
+                if rid is not None:
+                    self.ledger.outbox_finish([rid], "failed")
+                    self._bump_attempt(step)
+                continue
+            self._record_successes([(step, record, rid)], [rid])
+            return
+        self._handle_error(step, error or QboError("gave up after repeated policy retries"))
+
+    def _call(self, step: Step, body: dict[str, Any], rid: str) -> dict[str, Any]:
+        entity = step.payload.entity
+        if step.action == CREATE:
+            return self.client.create(entity, body, request_id=rid)
+        if step.action in (UPDATE, DEACTIVATE):
+            return self.client.update(entity, self._body_for(step, body), request_id=rid)
+        if step.action == VOID:
+            return self.client.void(entity, step.qbo_id, step.sync_token, request_id=rid)
+        return self.client.delete(entity, step.qbo_id, step.sync_token, request_id=rid)
+
+    def _resolve_duplicate_name(self, step: Step, body: dict[str, Any]) -> dict[str, Any]:
+        """6240: link the same-named record of this entity if it is ours to take, else rename deterministically."""
+        entity = step.payload.entity
+        name_field = NAME_FIELD.get(entity)
+        name = str(body.get(name_field, "")) if name_field else ""
+        if not name:
+            return body
+        matches = self.client.find(entity, name_field, name, include_inactive=True)
+        with self._lock:
+            taken = {link["qbo_id"] for (e, _), link in self._links.items() if e == entity and link.get("qbo_id")}
+        free = [m for m in matches if m["Id"] not in taken]
+        if free:
+            record = free[0]
+            step.action, step.qbo_id, step.sync_token = UPDATE, record["Id"], record["SyncToken"]
+            step.reason = f"linked to the existing {entity} named {name!r} (6240)"
+            return body
+        limit = min(NAME_LIMIT.get(entity, 100), self.name_max if entity == "Customer" else 100)
+        suffix = f" ({step.payload.source_id})"
+        renamed = name[: max(1, limit - len(suffix))] + suffix
+        self.log.info("%s %s: name %r is used by another record in QBO; sending it as %r",
+                      entity, step.payload.source_id, name, renamed)
+        return {**body, name_field: renamed}
+
+    def _handle_error(self, step: Step, error: QboError) -> None:
+        if isinstance(error, AuthError):
+            self._halt(error)
+            raise _Stop from error
+        if isinstance(error, ClosedPeriodError) and self.closed_period == "skip":
+            self._count("skipped")
+            self._finish(step, "skipped", message=error.describe(), hint=error.hint,
+                         status="skipped" if not step.qbo_id else None, count=False)
+            return
+        self._fail(step, error)
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _halt(self, error: AuthError) -> None:
+        with self._lock:
+            if self._stop_error is None:
+                self._stop_error = error
+                self.log.error("stopping the export of %s: %s", self.company, error.describe())
+            self._stop.set()
+
+    def _bump_attempt(self, step: Step) -> None:
+        with self._lock:
+            link = self._links.setdefault(step.key, {})
+            link["attempts"] = (link.get("attempts") or 0) + 1
+
+    def _is_finished(self, step: Step) -> bool:
+        return getattr(step, "_finished", False)
+
+    def _count(self, outcome: str) -> None:
+        with self._lock:
+            self._report.counts[outcome] = self._report.counts.get(outcome, 0) + 1
+
+    def _record_successes(self, successes: list[tuple[Step, dict[str, Any], str]], rids: list[str]) -> None:
+        if not successes:
+            return
+        links, results = [], []
+        for step, record, rid in successes:
+            action = step.action
+            outcome = {CREATE: "created", UPDATE: "linked" if step.reason.startswith(("found", "linked")) else "updated",
+                       DEACTIVATE: "deactivated", VOID: "voided", DELETE: "deleted"}[action]
+            status = {"deactivated": "deactivated", "voided": "voided", "deleted": "deleted"}.get(outcome, "exported")
+            qbo_id = str(record.get("Id") or step.qbo_id)
+            name_field = NAME_FIELD.get(step.payload.entity, "DocNumber")
+            link = {
+                "entity": step.payload.entity, "source_id": step.payload.source_id, "qbo_id": qbo_id,
+                "sync_token": record.get("SyncToken"), "payload_hash": step.payload.hash,
+                "attempted_hash": step.payload.hash, "body": step.payload.body, "status": status, "attempts": 0,
+                "last_error": None, "error_code": None, "hint": None, "intuit_tid": None, "request_id": rid,
+                "name": record.get(name_field) or (self._links.get(step.key) or {}).get("name"),
+                "run_id": self._run_id,
+            }
+            links.append(link)
+            results.append(RecordResult(step.payload.entity, step.payload.source_id, action, outcome,
+                                        qbo_id=qbo_id, request_id=rid))
+        with self.ledger.begin() as conn:
+            self.ledger.save_links(self.company, links, conn=conn)
+            self.ledger.outbox_finish(rids, "done", conn=conn)
+            self.ledger.add_results(self.company, self._run_id, [r.as_dict() for r in results], conn=conn)
+        with self._lock:
+            for (step, _, _), link, result in zip(successes, links, results, strict=True):
+                self._links[step.key] = {**(self._links.get(step.key) or {}), **link}
+                step._finished = True  # type: ignore[attr-defined]
+                self._report.results.append(result)
+                self._report.counts[result.outcome] += 1
+                self._report.records_written += 1
+
+    def _fail(self, step: Step, error: QboError, *, request_id: str | None = None, unknown: bool = False) -> None:
+        message = error.describe()
+        if unknown:
+            message += " — outcome unknown; the next run looks the record up in QBO before creating it again"
+        self._finish(step, "failed", message=message, hint=error.hint, code=error.code,
+                     tid=error.intuit_tid, request_id=request_id)
+
+    def _finish_blocked(self, step: Step, reason: str, parent: tuple[str, str] | None = None) -> None:
+        parent = parent or step.blocked_by
+        hint = f"Fix {parent[0]} {parent[1]} first; this record follows it." if parent else None
+        self._finish(step, "blocked", message=reason, hint=hint)
+
+    def _finish(self, step: Step, outcome: str, *, message: str | None = None, hint: str | None = None,
+                code: str | None = None, tid: str | None = None, request_id: str | None = None,
+                status: str | None = "same", count: bool = True) -> None:
+        """Record a record that did not succeed (failed, blocked, skipped, not attempted)."""
+        with self._lock:
+            link = dict(self._links.get(step.key) or {})
+        if status == "same":
+            status = outcome
+        result = RecordResult(step.payload.entity, step.payload.source_id, step.action, outcome,
+                              qbo_id=step.qbo_id, error_code=code, message=redact.redact(message or ""),
+                              hint=hint, intuit_tid=tid, request_id=request_id)
+        with self.ledger.begin() as conn:
+            if status is not None:
+                attempts = (link.get("attempts") or 0) + (1 if outcome == "failed" else 0)
+                update = {"entity": step.payload.entity, "source_id": step.payload.source_id, "status": status,
+                          "last_error": result.message, "error_code": code, "hint": hint, "intuit_tid": tid,
+                          "attempts": attempts, "attempted_hash": step.payload.hash, "run_id": self._run_id}
+                if link.get("qbo_id") and status in ("failed", "blocked", "skipped") and link.get("status") in (
+                        "exported", "linked", "deactivated"):
+                    # still in QBO as last exported: keep that, remember the error
+                    update["status"] = link["status"] if status == "skipped" else status
+                self.ledger.save_links(self.company, [update], conn=conn)
+                link.update(update)
+            self.ledger.add_results(self.company, self._run_id, [result.as_dict()], conn=conn)
+        with self._lock:
+            self._links[step.key] = link
+            step._finished = True  # type: ignore[attr-defined]
+            self._report.results.append(result)
+            if count:
+                self._report.counts[outcome] = self._report.counts.get(outcome, 0) + 1
+        if outcome == "failed":
+            self.log.warning("%s %s failed: %s", step.payload.entity, step.payload.source_id, result.message)
+
+
+def _counts(steps: list[Step]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for step in steps:
+        out[step.action] = out.get(step.action, 0) + 1
+    return out
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"
+
+
+__all__ = ["ExportEngine", "ExportReport", "RecordResult", "ExportStopped", "utcnow"]

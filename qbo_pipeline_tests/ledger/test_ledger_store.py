@@ -1,0 +1,102 @@
+"""The ledger on SQLite and PostgreSQL: links, outbox, runs, reports, locks."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from qbo_pipeline.ledger import ExportLockedError, Ledger
+
+PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+def _pg_available() -> bool:
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger(request, tmp_path):
+    if request.param == "sqlite":
+        store = Ledger(f"sqlite:///{tmp_path}/ledger.db")
+        yield store
+        store.dispose()
+        return
+    if not _pg_available():
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+    schema = f"ledger_test_{uuid.uuid4().hex[:8]}"
+    store = Ledger(PG_URL, schema=schema, prefix="t_")
+    try:
+        yield store
+    finally:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        store.dispose()
+
+
+def test_links_upsert_counts_and_failed(ledger):
+    ledger.save_links("co", [
+        {"entity": "Customer", "source_id": "1", "qbo_id": "10", "status": "exported", "sync_token": "0",
+         "body": {"DisplayName": "A"}},
+        {"entity": "Customer", "source_id": "2", "status": "failed", "last_error": "QBO validation", "attempts": 1},
+        {"entity": "Invoice", "source_id": "I1", "status": "blocked", "last_error": "parent Customer 2"},
+    ])
+    ledger.save_links("co", [{"entity": "Customer", "source_id": "1", "sync_token": "1"}])
+    link = ledger.get_link("co", "Customer", "1")
+    assert (link["qbo_id"], link["sync_token"], link["body"]) == ("10", "1", {"DisplayName": "A"})
+    assert ledger.status_counts("co") == {"Customer": {"exported": 1, "failed": 1}, "Invoice": {"blocked": 1}}
+    assert [r["source_id"] for r in ledger.failed_records("co")] == ["2", "I1"]
+    assert ledger.links("other") == {}
+
+
+def test_manual_link_and_unlink(ledger):
+    ledger.link("co", "Customer", "7", "99", name="Acme")
+    link = ledger.get_link("co", "Customer", "7")
+    assert link["manual"] and link["status"] == "linked" and link["qbo_id"] == "99"
+    with pytest.raises(ValueError):
+        ledger.link("co", "Customer", "8", " ")
+    assert ledger.unlink("co", "Customer", "7") and ledger.get_link("co", "Customer", "7") is None
+
+
+def test_outbox_pending_until_finished(ledger):
+    ledger.outbox_add("co", [{"entity": "Customer", "source_id": "1", "request_id": "r1", "operation": "create"},
+                             {"entity": "Customer", "source_id": "2", "request_id": "r2", "operation": "create"}])
+    assert set(ledger.pending_outbox("co")) == {("Customer", "1"), ("Customer", "2")}
+    ledger.outbox_finish(["r1"], "done")
+    assert set(ledger.pending_outbox("co")) == {("Customer", "2")}
+    assert ledger.pending_outbox("co")[("Customer", "2")]["request_id"] == "r2"
+
+
+def test_runs_results_history_reports_quarantine(ledger):
+    ledger.start_run("co", "run1")
+    ledger.add_results("co", "run1", [{"entity": "Customer", "source_id": "1", "action": "create",
+                                       "outcome": "created", "qbo_id": "10"}])
+    ledger.finish_run("run1", status="ok", counts={"created": 1}, write_requests=1)
+    run = ledger.runs("co")[0]
+    assert run["status"] == "ok" and run["counts"] == {"created": 1} and run["finished_at"] is not None
+    assert [h["outcome"] for h in ledger.record_history("co", "Customer", "1")] == ["created"]
+    ledger.save_report("co", "run1", {"counts": {"created": 1}})
+    assert ledger.reports("co")[0]["report"] == {"counts": {"created": 1}}
+    ledger.add_quarantine([{"run_id": "run1", "company": "co", "entity": "customers", "source_id": "9",
+                            "reason": "email: not an address", "data": {"email": "x"}}])
+    assert ledger.quarantined(run_id="run1")[0]["reason"] == "email: not an address"
+
+
+def test_export_lock_one_holder_visible_and_clearable(ledger):
+    assert ledger.acquire_export_lock("co", "run A")
+    assert not ledger.acquire_export_lock("co", "run B")
+    assert ledger.export_lock("co")["owner"] == "run A"
+    with pytest.raises(ExportLockedError, match="run A"), ledger.export_locked("co", "run B"):
+        pass
+    assert ledger.clear_export_lock("co") and ledger.export_lock("co") is None
+    with ledger.export_locked("co", "run C"):
+        assert ledger.export_lock("co")["owner"] == "run C"
+    assert ledger.export_lock("co") is None
