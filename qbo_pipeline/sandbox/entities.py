@@ -1,0 +1,855 @@
+"""QBO entity rules: what create, update, delete, void and deactivate do to each entity.
+
+Pure rules over one company's in-memory records (``Company``); persistence and HTTP live
+elsewhere. Every rule follows Intuit's published behaviour (see docs/sandbox.md for the
+list and for the places where Intuit's documentation is silent and we chose).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from qbo_pipeline.sandbox import errors as E
+
+COMPANY_TZ = ZoneInfo("America/Los_Angeles")
+
+# URL segment (lower case) -> entity name
+ENTITY_BY_SEGMENT = {
+    name.lower(): name
+    for name in (
+        "Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "Payment", "CreditMemo",
+        "RefundReceipt", "TaxCode", "TaxRate", "PaymentMethod", "Term", "CompanyInfo", "Preferences",
+    )
+}
+PEOPLE = ("Customer", "Vendor", "Employee")
+NAME_LISTS = {"Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Term", "TaxCode", "TaxRate"}
+SALES_FORMS = {"Invoice", "CreditMemo", "RefundReceipt"}
+TRANSACTIONS = SALES_FORMS | {"Payment"}
+READ_ONLY = {"TaxCode", "TaxRate"}
+SINGLETONS = {"CompanyInfo", "Preferences"}
+VOIDABLE = {"Invoice", "Payment"}
+CDC_EXCLUDED = {"TaxCode", "TaxRate"}
+DOCNUMBER_TYPE_LABEL = {"Invoice": "Invoice", "CreditMemo": "Credit Memo", "RefundReceipt": "Refund"}
+
+# Reference field -> referenced entity (None: same entity as the record)
+REF_TARGETS: dict[str, str | None] = {
+    "CustomerRef": "Customer",
+    "ItemRef": "Item",
+    "ParentRef": None,
+    "SalesTermRef": "Term",
+    "PaymentMethodRef": "PaymentMethod",
+    "DepositToAccountRef": "Account",
+    "IncomeAccountRef": "Account",
+    "ExpenseAccountRef": "Account",
+    "AssetAccountRef": "Account",
+    "DiscountAccountRef": "Account",
+    "ARAccountRef": "Account",
+    "TaxCodeRef": "TaxCode",
+    "TaxRateRef": "TaxRate",
+}
+
+# Maximum string lengths (dotted paths; "Line[]" walks every line) -> 2050 with element.
+MAX_LENGTHS: dict[str, dict[str, int]] = {
+    "Customer": {
+        "DisplayName": 500, "Title": 16, "GivenName": 100, "MiddleName": 100, "FamilyName": 100,
+        "Suffix": 16, "CompanyName": 100, "PrintOnCheckName": 110, "Notes": 2000,
+        "PrimaryPhone.FreeFormNumber": 30, "Mobile.FreeFormNumber": 30, "Fax.FreeFormNumber": 30,
+        "AlternatePhone.FreeFormNumber": 30, "WebAddr.URI": 1000, "PrimaryEmailAddr.Address": 100,
+        "BillAddr.Line1": 500, "BillAddr.Line2": 500, "BillAddr.Line3": 500, "BillAddr.Line4": 500,
+        "BillAddr.Line5": 500, "BillAddr.City": 255, "BillAddr.PostalCode": 30,
+        "ShipAddr.Line1": 500, "ShipAddr.Line2": 500, "ShipAddr.City": 255, "ShipAddr.PostalCode": 30,
+    },
+    "Item": {"Name": 100, "Sku": 100, "Description": 4000, "PurchaseDesc": 1000},
+    "Account": {"Name": 100, "Description": 100, "AcctNum": 20},
+    "PaymentMethod": {"Name": 31},
+    "Term": {"Name": 31},
+    "Invoice": {"DocNumber": 21, "PrivateNote": 4000, "CustomerMemo.value": 1000, "Line[].Description": 4000},
+    "CreditMemo": {"DocNumber": 21, "PrivateNote": 4000, "CustomerMemo.value": 1000, "Line[].Description": 4000},
+    "RefundReceipt": {
+        "DocNumber": 21, "PrivateNote": 4000, "PaymentRefNum": 100, "Line[].Description": 4000,
+    },
+    "Payment": {"PrivateNote": 4000, "PaymentRefNum": 100},
+}
+MAX_LENGTHS["Vendor"] = MAX_LENGTHS["Employee"] = {
+    k: v for k, v in MAX_LENGTHS["Customer"].items() if not k.startswith("ShipAddr")
+}
+
+ACCOUNT_CLASSIFICATION = {
+    "Bank": "Asset", "Other Current Asset": "Asset", "Fixed Asset": "Asset", "Other Asset": "Asset",
+    "Accounts Receivable": "Asset", "Equity": "Equity", "Expense": "Expense", "Other Expense": "Expense",
+    "Cost of Goods Sold": "Expense", "Accounts Payable": "Liability", "Credit Card": "Liability",
+    "Long Term Liability": "Liability", "Other Current Liability": "Liability", "Income": "Revenue",
+    "Other Income": "Revenue",
+}
+ACCOUNT_TYPE_FOR_SUBTYPE = {
+    "UndepositedFunds": "Other Current Asset", "Inventory": "Other Current Asset",
+    "Checking": "Bank", "Savings": "Bank", "SalesOfProductIncome": "Income", "ServiceFeeIncome": "Income",
+    "DiscountsRefundsGiven": "Income", "SuppliesMaterialsCogs": "Cost of Goods Sold",
+    "AccountsReceivable": "Accounts Receivable", "AccountsPayable": "Accounts Payable",
+    "OtherPrimaryIncome": "Income", "OtherMiscellaneousIncome": "Other Income",
+}
+
+US_LINE_TAX_CODES = {"TAX", "NON"}
+CENT = 0.005
+
+
+def qbo_time(moment: datetime) -> str:
+    """QBO's response time: company-local with offset and milliseconds."""
+    return moment.astimezone(COMPANY_TZ).isoformat(timespec="milliseconds")
+
+
+def meta_time(moment: datetime) -> str:
+    return moment.astimezone(COMPANY_TZ).isoformat(timespec="seconds")
+
+
+def parse_time(text: str) -> datetime:
+    """A date or date-time from a query, CDC or MetaData; naive values are company-local."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), COMPANY_TZ)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not a date or date-time: {text!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=COMPANY_TZ)
+
+
+def money(value: Any, element: str) -> float:
+    try:
+        return round(float(value), 2)
+    except (TypeError, ValueError):
+        raise E.QBOFault(
+            2090, "Invalid Number", f"Invalid Number : {element} is not a number: {value!r}", element=element
+        ) from None
+
+
+def get_path(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+@dataclass
+class Company:
+    """One QBO company (realm): its records, deleted tombstones and counters."""
+
+    realm: str
+    records: dict[str, dict[str, dict]] = field(default_factory=dict)
+    tombstones: dict[str, dict[str, dict]] = field(default_factory=dict)
+    next_id: int = 1
+    requestids: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    # customer Id -> {(entity, Id)} of the sales transactions and payments naming it
+    by_customer: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # records changed by the operation in progress: (entity, Id)
+    dirty: set[tuple[str, str]] = field(default_factory=set)
+
+    def table(self, entity: str) -> dict[str, dict]:
+        return self.records.setdefault(entity, {})
+
+    def new_id(self) -> str:
+        value = str(self.next_id)
+        self.next_id += 1
+        return value
+
+    def preferences(self) -> dict:
+        return self.table("Preferences").get("1", {})
+
+    def index(self, entity: str, record: dict) -> None:
+        customer = get_path(record, "CustomerRef.value")
+        if entity in TRANSACTIONS and customer:
+            self.by_customer.setdefault(str(customer), set()).add((entity, record["Id"]))
+
+
+class Rules:
+    """Create / update / delete / void for one company at one moment."""
+
+    def __init__(self, company: Company, now: datetime) -> None:
+        self.company = company
+        self.now = now
+
+    # ---------------------------------------------------------------- public operations
+    def read(self, entity: str, entity_id: str) -> dict:
+        self._check_entity(entity)
+        record = self.company.table(entity).get(str(entity_id))
+        if record is None:
+            deleted = str(entity_id) in self.company.tombstones.get(entity, {})
+            raise E.object_not_found(entity, entity_id, deleted=deleted)
+        return record
+
+    def create(self, entity: str, body: dict, include: str = "") -> dict:
+        self._check_entity(entity)
+        if entity in READ_ONLY or entity in SINGLETONS:
+            raise E.unsupported("Create", entity)
+        record = self._strip_readonly(copy.deepcopy(body))
+        record["Id"] = self.company.new_id()
+        record["SyncToken"] = "0"
+        stamp = meta_time(self.now)
+        record["MetaData"] = {"CreateTime": stamp, "LastUpdatedTime": stamp}
+        record["domain"] = "QBO"
+        record["sparse"] = False
+        self._complete(entity, record, None, include)
+        self._store(entity, record)
+        return record
+
+    def update(self, entity: str, body: dict, include: str = "") -> dict:
+        self._check_entity(entity)
+        if entity in READ_ONLY:
+            raise E.unsupported("Update", entity)
+        if not body.get("Id"):
+            raise E.required("Id")
+        if body.get("SyncToken") is None:
+            raise E.required("SyncToken")
+        old = self.read(entity, str(body["Id"]))
+        if str(body["SyncToken"]) != old["SyncToken"]:
+            raise E.stale_object()
+        changes = self._strip_readonly(copy.deepcopy(body))
+        if body.get("sparse") in (True, "true"):
+            record = copy.deepcopy(old)
+            record.update(changes)
+        else:
+            # full update: writable fields left out become empty
+            record = {k: v for k, v in copy.deepcopy(old).items() if k in self._kept_on_full_update(entity)}
+            record.update(changes)
+        record["Id"] = old["Id"]
+        record["SyncToken"] = str(int(old["SyncToken"]) + 1)
+        record["MetaData"] = {**old["MetaData"], "LastUpdatedTime": meta_time(self.now)}
+        record["domain"] = "QBO"
+        record["sparse"] = False
+        self._complete(entity, record, old, include)
+        self._store(entity, record)
+        return record
+
+    def delete(self, entity: str, body: dict) -> dict:
+        self._check_entity(entity)
+        if entity not in TRANSACTIONS:
+            raise E.unsupported("Delete", entity)
+        old = self._for_change(entity, body)
+        self._check_open_period(entity, old)
+        if entity == "Payment":
+            self._unapply_payment(old)
+        else:
+            self._refuse_if_paid(entity, old, "delete")
+        del self.company.table(entity)[old["Id"]]
+        tomb = {
+            "status": "Deleted", "domain": "QBO", "Id": old["Id"],
+            "MetaData": {"LastUpdatedTime": meta_time(self.now)},
+        }
+        self.company.tombstones.setdefault(entity, {})[old["Id"]] = tomb
+        self.company.dirty.add((entity, old["Id"]))
+        self._refresh_balances(old)
+        return {"status": "Deleted", "domain": "QBO", "Id": old["Id"]}
+
+    def void(self, entity: str, body: dict) -> dict:
+        self._check_entity(entity)
+        if entity not in VOIDABLE:
+            raise E.unsupported("Void", entity)
+        old = self._for_change(entity, body)
+        self._check_open_period(entity, old)
+        record = copy.deepcopy(old)
+        if entity == "Payment":
+            self._unapply_payment(old)
+            for line in record.get("Line", []):
+                line["Amount"] = 0.0
+                line["LinkedTxn"] = []
+            record["Line"] = []
+            record["UnappliedAmt"] = 0.0
+        else:
+            self._refuse_if_paid(entity, old, "void")
+            for line in record.get("Line", []):
+                line["Amount"] = 0.0
+            record["Balance"] = 0.0
+        record["TotalAmt"] = 0.0
+        note = record.get("PrivateNote") or ""
+        record["PrivateNote"] = f"Voided{(' - ' + note) if note else ''}"
+        record["SyncToken"] = str(int(old["SyncToken"]) + 1)
+        record["MetaData"] = {**old["MetaData"], "LastUpdatedTime": meta_time(self.now)}
+        self._store(entity, record)
+        return record
+
+    # ---------------------------------------------------------------- helpers
+    def _check_entity(self, entity: str) -> None:
+        if entity not in ENTITY_BY_SEGMENT.values():
+            raise E.QBOFault(
+                4001 if entity else 2020, "Unsupported entity", f"Entity {entity} is not supported", element="entity"
+            )
+
+    def _for_change(self, entity: str, body: dict) -> dict:
+        if not body.get("Id"):
+            raise E.required("Id")
+        if body.get("SyncToken") is None:
+            raise E.required("SyncToken")
+        old = self.read(entity, str(body["Id"]))
+        if str(body["SyncToken"]) != old["SyncToken"]:
+            raise E.stale_object()
+        return old
+
+    @staticmethod
+    def _strip_readonly(body: dict) -> dict:
+        for key in ("MetaData", "domain", "sparse", "status", "time"):
+            body.pop(key, None)
+        return body
+
+    @staticmethod
+    def _kept_on_full_update(entity: str) -> set[str]:
+        kept = {"MetaData", "Id", "SyncToken"}
+        if entity in SALES_FORMS:
+            kept |= {"LinkedTxn", "AppliedAmt"}
+        if entity == "Item":
+            kept |= {"TrackQtyOnHand", "Type"}
+        return kept
+
+    def _store(self, entity: str, record: dict) -> None:
+        self.company.table(entity)[record["Id"]] = record
+        self.company.index(entity, record)
+        self.company.dirty.add((entity, record["Id"]))
+        if entity in TRANSACTIONS:
+            self._refresh_balances(record)
+
+    def _check_lengths(self, entity: str, record: dict) -> None:
+        for path, limit in MAX_LENGTHS.get(entity, {}).items():
+            if path.startswith("Line[]."):
+                values = [get_path(line, path[7:]) for line in record.get("Line") or [] if isinstance(line, dict)]
+            else:
+                values = [get_path(record, path)]
+            for value in values:
+                if isinstance(value, str) and len(value) > limit:
+                    raise E.bad_length(path.replace("Line[].", "Line."), limit, len(value))
+
+    def _resolve_ref(self, element: str, ref: Any, target: str) -> dict:
+        """Check a reference: unknown Id -> 2500, inactive -> 610; fills ``name`` like QBO."""
+        if isinstance(ref, str | int):
+            ref = {"value": str(ref)}
+        if not isinstance(ref, dict) or not ref.get("value"):
+            raise E.required(f"{element}.value" if isinstance(ref, dict) else element)
+        value = str(ref["value"])
+        if target == "TaxCode" and value in US_LINE_TAX_CODES:
+            return {"value": value}
+        record = self.company.table(target).get(value)
+        if record is None:
+            raise E.invalid_reference(element, value, target)
+        if record.get("Active") is False:
+            raise E.object_not_found(target, value)
+        name = record.get("FullyQualifiedName") or record.get("DisplayName") or record.get("Name")
+        return {"value": value, "name": name} if name else {"value": value}
+
+    def _resolve_refs(self, entity: str, obj: dict, path: str = "") -> None:
+        for key, value in list(obj.items()):
+            if key in REF_TARGETS and value is not None:
+                target = REF_TARGETS[key] or entity
+                obj[key] = self._resolve_ref(f"{path}{key}", value, target)
+            elif isinstance(value, dict) and key.endswith("Detail"):
+                self._resolve_refs(entity, value, f"{path}{key}.")
+
+    def _check_open_period(self, entity: str, record: dict) -> None:
+        close = get_path(self.company.preferences(), "AccountingInfoPrefs.BookCloseDate")
+        txn_date = record.get("TxnDate")
+        if entity in TRANSACTIONS and close and txn_date and str(txn_date) <= str(close):
+            raise E.QBOFault(
+                6210,
+                "Account Period Closed, Cannot Update Through Services API",
+                "The account period has closed and the account books cannot be updated through through the "
+                "QBO Services API. Please use the QBO website to make these changes.",
+            )
+
+    # ---------------------------------------------------------------- completion per entity
+    def _complete(self, entity: str, record: dict, old: dict | None, include: str) -> None:
+        self._check_lengths(entity, record)
+        if entity in PEOPLE:
+            self._complete_person(entity, record, old)
+        elif entity == "Item":
+            self._complete_item(record, old)
+        elif entity == "Account":
+            self._complete_account(record)
+        elif entity in ("PaymentMethod", "Term"):
+            self._complete_simple_list(entity, record)
+        elif entity in SALES_FORMS:
+            self._complete_sales_form(entity, record, old, include)
+        elif entity == "Payment":
+            self._complete_payment(record, old)
+        if entity in NAME_LISTS and "Active" not in record:
+            record["Active"] = True
+        if entity in NAME_LISTS:
+            record["Active"] = record.get("Active") not in (False, "false")
+
+    def _unique_name(self, entities: tuple[str, ...], field_name: str, value: str, own_id: str, kind: str) -> None:
+        wanted = value.strip().lower()
+        for other_entity in entities:
+            for other in self.company.table(other_entity).values():
+                if other["Id"] != own_id and str(other.get(field_name, "")).strip().lower() == wanted:
+                    raise E.duplicate_name(kind)
+
+    def _complete_person(self, entity: str, record: dict, old: dict | None) -> None:
+        parts = [record.get(k) for k in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")]
+        if not record.get("DisplayName"):
+            if not any(parts):
+                raise E.QBOFault(6080, "No Name Provided", "No Name Provided : Please provide a name.",
+                                 element="DisplayName")
+            record["DisplayName"] = " ".join(str(p) for p in parts if p)
+        for key in ("DisplayName", "GivenName", "MiddleName", "FamilyName", "Title", "Suffix"):
+            value = record.get(key)
+            if isinstance(value, str) and any(ch in value for ch in ":\t\n"):
+                raise E.business(f"{key} can not contain a colon (:), tab or newline.", element=key)
+        email = get_path(record, "PrimaryEmailAddr.Address")
+        if email and ("@" not in email or "." not in email):
+            raise E.business("Invalid email address format", element="PrimaryEmailAddr")
+        # uniqueness of DisplayName is scoped across customers, vendors and employees, inactive included
+        self._unique_name(PEOPLE, "DisplayName", record["DisplayName"], record["Id"],
+                          "customer, vendor or employee")
+        record["PrintOnCheckName"] = record.get("PrintOnCheckName") or record["DisplayName"]
+        if entity == "Customer":
+            self._complete_customer(record, old)
+        else:
+            record["FullyQualifiedName"] = record["DisplayName"]
+
+    def _complete_customer(self, record: dict, old: dict | None) -> None:
+        if old and record.get("CurrencyRef") and old.get("CurrencyRef") and \
+                get_path(record, "CurrencyRef.value") != get_path(old, "CurrencyRef.value"):
+            raise E.business("You can't change the currency of a customer.", element="CurrencyRef")
+        record["CurrencyRef"] = old.get("CurrencyRef") if old and old.get("CurrencyRef") else \
+            {"value": "USD", "name": "United States Dollar"}
+        parent_ref = record.get("ParentRef")
+        if parent_ref:
+            if record.get("Job") in (False, "false"):
+                raise E.business("A sub-customer must be marked as a job (Job=true).", element="Job")
+            record["ParentRef"] = self._resolve_ref("ParentRef", parent_ref, "Customer")
+            parent = self.company.table("Customer")[record["ParentRef"]["value"]]
+            chain, cursor = [record["Id"]], parent
+            while cursor:
+                if cursor["Id"] in chain:
+                    raise E.business("A customer cannot be its own parent.", element="ParentRef")
+                chain.append(cursor["Id"])
+                next_parent = get_path(cursor, "ParentRef.value")
+                cursor = self.company.table("Customer").get(str(next_parent)) if next_parent else None
+            level = parent.get("Level", 0) + 1
+            if level > 4:
+                raise E.QBOFault(6180, "Invalid Nesting Level", "Sub-customers can be nested at most 4 levels.",
+                                 element="ParentRef")
+            record["Job"] = True
+            record["Level"] = level
+            record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['DisplayName']}"
+        else:
+            record["Job"] = False
+            record["Level"] = 0
+            record.pop("ParentRef", None)
+            record["FullyQualifiedName"] = record["DisplayName"]
+        record["BillWithParent"] = bool(record.get("BillWithParent", False))
+        record.setdefault("Taxable", True)
+        balance = old.get("Balance", 0.0) if old else 0.0
+        record["Balance"] = balance
+        record["BalanceWithJobs"] = old.get("BalanceWithJobs", balance) if old else 0.0
+        record.setdefault("PreferredDeliveryMethod", "Print")
+        if old and old.get("Active", True) and record.get("Active") in (False, "false") \
+                and abs(record["BalanceWithJobs"]) > CENT:
+            raise E.QBOFault(6220, "Delete Entity Has Balance Error",
+                             "This customer cannot be deleted because it has a non-zero balance")
+        if old and old["FullyQualifiedName"] != record["FullyQualifiedName"]:
+            self._rename_jobs(old["Id"], record["FullyQualifiedName"])
+
+    def _rename_jobs(self, parent_id: str, parent_name: str) -> None:
+        for child in self.company.table("Customer").values():
+            if get_path(child, "ParentRef.value") == parent_id:
+                child["FullyQualifiedName"] = f"{parent_name}:{child['DisplayName']}"
+                child["ParentRef"]["name"] = parent_name
+                self.company.dirty.add(("Customer", child["Id"]))
+                self._rename_jobs(child["Id"], child["FullyQualifiedName"])
+
+    def _account_of_type(self, record: dict, element: str, allowed: set[str], what: str) -> None:
+        record[element] = self._resolve_ref(element, record[element], "Account")
+        account = self.company.table("Account")[record[element]["value"]]
+        if account.get("AccountType") not in allowed:
+            raise E.business(f"{element} must be {what} account; {account.get('Name')} is "
+                             f"{account.get('AccountType')}.", element=element)
+
+    def _complete_item(self, record: dict, old: dict | None) -> None:
+        if not record.get("Name"):
+            raise E.required("Name")
+        if ":" in str(record["Name"]):
+            raise E.business("Name can not contain a colon (:).", element="Name")
+        self._unique_name(("Item",), "Name", record["Name"], record["Id"], "product or service")
+        item_type = record.get("Type") or (old or {}).get("Type") or "Service"
+        if item_type not in ("Service", "NonInventory", "Inventory", "Category"):
+            raise E.business(f"Invalid item type {item_type}.", element="Type")
+        if old and old.get("Type") == "Inventory" and item_type != "Inventory":
+            raise E.business("You can't change the type of an inventory item.", element="Type")
+        record["Type"] = item_type
+        record["FullyQualifiedName"] = record["Name"]
+        if item_type == "Category":
+            return
+        if not record.get("IncomeAccountRef"):
+            raise E.required("IncomeAccountRef")
+        self._account_of_type(record, "IncomeAccountRef", {"Income", "Other Income"}, "an income")
+        if item_type == "Inventory":
+            for key in ("ExpenseAccountRef", "AssetAccountRef", "InvStartDate", "QtyOnHand"):
+                if record.get(key) in (None, ""):
+                    raise E.required(key)
+            if record.get("TrackQtyOnHand") not in (True, "true"):
+                raise E.business("TrackQtyOnHand must be true for an inventory item.", element="TrackQtyOnHand")
+            self._account_of_type(record, "ExpenseAccountRef", {"Cost of Goods Sold"}, "a cost of goods sold")
+            self._account_of_type(record, "AssetAccountRef", {"Other Current Asset"}, "an other current asset")
+            record["QtyOnHand"] = float(record["QtyOnHand"])
+            record["TrackQtyOnHand"] = True
+        else:
+            if old and old.get("TrackQtyOnHand"):
+                raise E.business("TrackQtyOnHand can't be turned off once on.", element="TrackQtyOnHand")
+            record["TrackQtyOnHand"] = False
+            if record.get("ExpenseAccountRef"):
+                record["ExpenseAccountRef"] = self._resolve_ref("ExpenseAccountRef", record["ExpenseAccountRef"],
+                                                                "Account")
+        if "UnitPrice" in record:
+            record["UnitPrice"] = money(record["UnitPrice"], "UnitPrice")
+        record.setdefault("Taxable", False)
+
+    def _complete_account(self, record: dict) -> None:
+        name = record.get("Name")
+        if not name:
+            raise E.required("Name")
+        if '"' in name or ":" in name:
+            raise E.business('Account name can not contain a double quote (") or a colon (:).', element="Name")
+        if record.get("AcctNum") and ":" in str(record["AcctNum"]):
+            raise E.business("AcctNum can not contain a colon (:).", element="AcctNum")
+        self._unique_name(("Account",), "Name", name, record["Id"], "account")
+        if not record.get("AccountType"):
+            subtype = record.get("AccountSubType")
+            if not subtype:
+                raise E.QBOFault(6010, "Invalid account type", "You must select an account type",
+                                 element="AccountType")
+            record["AccountType"] = ACCOUNT_TYPE_FOR_SUBTYPE.get(subtype, "Other Current Asset")
+        if record["AccountType"] not in ACCOUNT_CLASSIFICATION:
+            raise E.QBOFault(6010, "Invalid account type", f"Invalid account type {record['AccountType']}",
+                             element="AccountType")
+        record["Classification"] = ACCOUNT_CLASSIFICATION[record["AccountType"]]
+        record["FullyQualifiedName"] = name
+        record.setdefault("SubAccount", False)
+        record.setdefault("CurrentBalance", 0.0)
+        record.setdefault("CurrentBalanceWithSubAccounts", 0.0)
+        record.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+
+    def _complete_simple_list(self, entity: str, record: dict) -> None:
+        if not record.get("Name"):
+            raise E.required("Name")
+        self._unique_name((entity,), "Name", record["Name"], record["Id"],
+                          "payment method" if entity == "PaymentMethod" else "term")
+        if entity == "PaymentMethod":
+            record.setdefault("Type", "NON_CREDIT_CARD")
+        else:
+            record.setdefault("Type", "STANDARD")
+            record["DueDays"] = int(record.get("DueDays") or 0)
+
+    # ---------------------------------------------------------------- sales forms
+    def _complete_sales_form(self, entity: str, record: dict, old: dict | None, include: str) -> None:
+        if entity != "RefundReceipt" and not record.get("CustomerRef"):
+            raise E.required("CustomerRef")
+        if entity == "RefundReceipt" and not record.get("DepositToAccountRef"):
+            raise E.required("DepositToAccountRef")
+        lines = record.get("Line")
+        if not isinstance(lines, list) or not lines:
+            raise E.required("Line")
+        if old:
+            self._check_open_period(entity, old)
+        record["TxnDate"] = str(record.get("TxnDate") or self.now.astimezone(COMPANY_TZ).date().isoformat())
+        try:
+            date.fromisoformat(record["TxnDate"])
+        except ValueError:
+            raise E.QBOFault(2070, "Invalid Date", f"Invalid date {record['TxnDate']}", element="TxnDate") from None
+        self._check_open_period(entity, record)
+        self._resolve_refs(entity, record)
+        if entity == "RefundReceipt":
+            self._account_of_type(record, "DepositToAccountRef", {"Bank", "Other Current Asset"},
+                                  "a bank or other current asset")
+        self._doc_number(entity, record, include)
+        record["Line"] = self._lines(entity, record["Line"])
+        sales = sum(line["Amount"] for line in record["Line"] if line["DetailType"] == "SalesItemLineDetail")
+        discount = sum(line["Amount"] for line in record["Line"] if line["DetailType"] == "DiscountLineDetail")
+        total = round(sales - discount, 2)
+        record["TxnTaxDetail"] = {"TotalTax": 0.0}
+        record["TotalAmt"] = total
+        record["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
+        record["HomeTotalAmt"] = total
+        record.setdefault("PrintStatus", "NotSet")
+        record.setdefault("EmailStatus", "NotSet")
+        record.setdefault("ApplyTaxAfterDiscount", False)
+        customer = self.company.table("Customer").get(get_path(record, "CustomerRef.value") or "")
+        if customer:
+            for addr in ("BillAddr", "ShipAddr"):
+                if not record.get(addr) and customer.get(addr):
+                    record[addr] = copy.deepcopy(customer[addr])
+            if not record.get("BillEmail") and customer.get("PrimaryEmailAddr"):
+                record["BillEmail"] = copy.deepcopy(customer["PrimaryEmailAddr"])
+        if entity == "Invoice":
+            term = self.company.table("Term").get(get_path(record, "SalesTermRef.value") or "")
+            if not record.get("DueDate"):
+                due = date.fromisoformat(record["TxnDate"])
+                if term:
+                    due = date.fromordinal(due.toordinal() + int(term.get("DueDays") or 0))
+                record["DueDate"] = due.isoformat()
+            record.setdefault("Deposit", 0.0)
+        applied = round((old.get("TotalAmt", 0.0) - old.get("Balance", 0.0)), 2) if old and entity != "RefundReceipt" \
+            else 0.0
+        if entity == "RefundReceipt":
+            record["Balance"] = 0.0
+            record.setdefault("PaymentRefNum", record.get("PaymentRefNum"))
+            if record["PaymentRefNum"] is None:
+                record.pop("PaymentRefNum")
+            return
+        if total + CENT < applied:
+            raise E.business(f"The transaction total {total:.2f} is less than the {applied:.2f} already applied "
+                             "to it by payments.", element="Line")
+        record["Balance"] = round(total - applied, 2)
+        record.setdefault("LinkedTxn", [])
+        if entity == "CreditMemo":
+            record["RemainingCredit"] = record["Balance"]
+        if entity == "Invoice" and old is None and self._auto_apply_credits():
+            self._apply_open_credits(record)
+
+    def _auto_apply_credits(self) -> bool:
+        return bool(get_path(self.company.preferences(), "SalesFormsPrefs.AutoApplyCredit"))
+
+    def _apply_open_credits(self, invoice: dict) -> None:
+        """AutoApplyCredit: open credit memos of the customer reduce a new invoice's balance."""
+        customer = get_path(invoice, "CustomerRef.value")
+        for entity, txn_id in sorted(self.company.by_customer.get(str(customer), set())):
+            if invoice["Balance"] <= CENT:
+                break
+            memo = self.company.table(entity).get(txn_id)
+            if entity != "CreditMemo" or not memo or memo["Balance"] <= CENT:
+                continue
+            amount = round(min(memo["Balance"], invoice["Balance"]), 2)
+            invoice["Balance"] = round(invoice["Balance"] - amount, 2)
+            invoice["LinkedTxn"].append({"TxnId": memo["Id"], "TxnType": "CreditMemo"})
+            memo["Balance"] = memo["RemainingCredit"] = round(memo["Balance"] - amount, 2)
+            memo.setdefault("LinkedTxn", []).append({"TxnId": invoice["Id"], "TxnType": "Invoice"})
+            memo["SyncToken"] = str(int(memo["SyncToken"]) + 1)
+            self.company.dirty.add(("CreditMemo", memo["Id"]))
+
+    def _doc_number(self, entity: str, record: dict, include: str) -> None:
+        doc = record.get("DocNumber")
+        custom = get_path(self.company.preferences(), "SalesFormsPrefs.CustomTxnNumbers")
+        if doc in (None, ""):
+            record.pop("DocNumber", None)
+            if custom:
+                return
+            numbers = [int(r["DocNumber"]) for r in self.company.table(entity).values()
+                       if str(r.get("DocNumber", "")).isdigit() and r["Id"] != record["Id"]]
+            record["DocNumber"] = str(max(numbers, default=1000) + 1)
+            return
+        record["DocNumber"] = doc = str(doc)
+        if "allowduplicatedocnum" in include.lower():
+            return
+        for other in self.company.table(entity).values():
+            if other["Id"] != record["Id"] and other.get("DocNumber") == doc:
+                raise E.QBOFault(
+                    6140, "Duplicate Doc Num",
+                    "Duplicate Document Number Error : You must specify a different number. This number has "
+                    f"already been used. DocNumber={doc} is assigned to TxnType="
+                    f"{DOCNUMBER_TYPE_LABEL[entity]} with TxnId={other['Id']}",
+                    element="DocNumber",
+                )
+
+    def _lines(self, entity: str, lines: list) -> list[dict]:
+        result: list[dict] = []
+        running = 0.0
+        next_line_id = 1
+        for position, raw in enumerate(lines):
+            if not isinstance(raw, dict):
+                raise E.required("Line.DetailType")
+            line = copy.deepcopy(raw)
+            detail_type = line.get("DetailType")
+            if not detail_type:
+                raise E.required("Line.DetailType")
+            if detail_type == "SubTotalLineDetail":
+                continue  # recomputed below, like QBO does
+            if detail_type not in ("SalesItemLineDetail", "DiscountLineDetail", "DescriptionOnly",
+                                   "DescriptionLineDetail"):
+                raise E.business(f"Unsupported line DetailType {detail_type}.", element="Line.DetailType")
+            if detail_type == "SalesItemLineDetail":
+                detail = line.get("SalesItemLineDetail") or {}
+                if "Amount" not in line:
+                    raise E.required("Line.Amount")
+                amount = money(line["Amount"], "Line.Amount")
+                if not detail.get("ItemRef"):
+                    raise E.required("Line.SalesItemLineDetail.ItemRef")
+                detail["ItemRef"] = self._resolve_ref("ItemRef", detail["ItemRef"], "Item")
+                qty, price = detail.get("Qty"), detail.get("UnitPrice")
+                if qty is not None and price is not None:
+                    expected = round(float(qty) * float(price), 2)
+                    if abs(expected - amount) > CENT:
+                        raise E.QBOFault(
+                            6070, "Amount is not equal to UnitPrice * Qty",
+                            f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}",
+                            element="Line.Amount",
+                        )
+                elif qty is not None and float(qty):
+                    detail["UnitPrice"] = round(amount / float(qty), 5)
+                elif price is not None:
+                    detail["Qty"] = round(amount / float(price), 5) if float(price) else 0
+                else:
+                    detail["Qty"], detail["UnitPrice"] = 1, amount
+                if detail.get("TaxCodeRef"):
+                    detail["TaxCodeRef"] = self._resolve_ref("TaxCodeRef", detail["TaxCodeRef"], "TaxCode")
+                else:
+                    detail["TaxCodeRef"] = {"value": "NON"}
+                if detail.get("ServiceDate"):
+                    detail["ServiceDate"] = str(detail["ServiceDate"])
+                line["SalesItemLineDetail"] = detail
+                line["Amount"] = amount
+                running += amount
+            elif detail_type == "DiscountLineDetail":
+                detail = line.get("DiscountLineDetail") or {}
+                if detail.get("PercentBased") in (True, "true"):
+                    pct = float(detail.get("DiscountPercent") or 0)
+                    line["Amount"] = round(running * pct / 100.0, 2)
+                else:
+                    line["Amount"] = money(line.get("Amount", 0), "Line.Amount")
+                if detail.get("DiscountAccountRef"):
+                    detail["DiscountAccountRef"] = self._resolve_ref(
+                        "DiscountAccountRef", detail["DiscountAccountRef"], "Account")
+                line["DiscountLineDetail"] = detail
+            else:
+                line["Amount"] = 0.0
+                line["DetailType"] = "DescriptionOnly"
+                line.setdefault("DescriptionLineDetail", {})
+            line["Id"] = str(next_line_id)
+            line["LineNum"] = position + 1
+            next_line_id += 1
+            result.append(line)
+        result.append({"Amount": round(running, 2), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        return result
+
+    def _refuse_if_paid(self, entity: str, record: dict, action: str) -> None:
+        if entity in ("Invoice", "CreditMemo") and abs(record.get("TotalAmt", 0) - record.get("Balance", 0)) > CENT:
+            raise E.business(
+                f"This transaction has payments or credits applied. To {action} it, first delete or void the "
+                "transactions linked to it.", element="LinkedTxn")
+
+    # ---------------------------------------------------------------- payments
+    def _complete_payment(self, record: dict, old: dict | None) -> None:
+        if old:
+            self._check_open_period("Payment", old)
+        if record.get("TotalAmt") is None:
+            raise E.required("TotalAmt")
+        if not record.get("CustomerRef"):
+            raise E.required("CustomerRef")
+        record["TotalAmt"] = money(record["TotalAmt"], "TotalAmt")
+        record["TxnDate"] = str(record.get("TxnDate") or self.now.astimezone(COMPANY_TZ).date().isoformat())
+        self._check_open_period("Payment", record)
+        self._resolve_refs("Payment", record)
+        if not record.get("DepositToAccountRef"):
+            undeposited = next((a for a in self.company.table("Account").values()
+                                if a.get("AccountSubType") == "UndepositedFunds"), None)
+            if undeposited is None:
+                raise E.required("DepositToAccountRef")
+            record["DepositToAccountRef"] = {"value": undeposited["Id"], "name": undeposited["Name"]}
+        else:
+            self._account_of_type(record, "DepositToAccountRef", {"Bank", "Other Current Asset"},
+                                  "a bank or other current asset")
+        customer_id = record["CustomerRef"]["value"]
+        previously = self._applied_by(old) if old else {}
+        lines = record.get("Line") or []
+        invoiced = credited = 0.0
+        planned: list[tuple[str, str, float]] = []
+        for line in lines:
+            line["Amount"] = money(line.get("Amount", 0), "Line.Amount")
+            for link in line.get("LinkedTxn") or []:
+                txn_type, txn_id = link.get("TxnType"), str(link.get("TxnId", ""))
+                if txn_type not in ("Invoice", "CreditMemo"):
+                    raise E.business(f"A payment can be linked to an invoice or a credit memo, not {txn_type}.",
+                                     element="Line.LinkedTxn.TxnType")
+                target = self.company.table(txn_type).get(txn_id)
+                if target is None:
+                    raise E.invalid_reference("Line.LinkedTxn.TxnId", txn_id, txn_type)
+                if get_path(target, "CustomerRef.value") != customer_id:
+                    raise E.business(f"{txn_type} {txn_id} belongs to another customer.", element="Line.LinkedTxn")
+                open_amount = round(target["Balance"] + previously.get((txn_type, txn_id), 0.0), 2)
+                if line["Amount"] > open_amount + CENT:
+                    raise E.business(
+                        f"The amount applied ({line['Amount']:.2f}) is more than the open balance "
+                        f"({open_amount:.2f}) of {txn_type} {txn_id}.", element="Line.Amount")
+                planned.append((txn_type, txn_id, line["Amount"]))
+                if txn_type == "Invoice":
+                    invoiced += line["Amount"]
+                else:
+                    credited += line["Amount"]
+        applied = round(invoiced - credited, 2)
+        if applied > record["TotalAmt"] + CENT:
+            raise E.business("The payment amount must be greater than or equal to the amounts applied to "
+                             "invoices less the credits used.", element="TotalAmt")
+        if applied < -CENT:
+            raise E.business("The credits used are more than the invoices paid.", element="Line")
+        if old:
+            self._unapply_payment(old)
+        for txn_type, txn_id, amount in planned:
+            target = self.company.table(txn_type)[txn_id]
+            target["Balance"] = round(target["Balance"] - amount, 2)
+            if txn_type == "CreditMemo":
+                target["RemainingCredit"] = target["Balance"]
+            links = target.setdefault("LinkedTxn", [])
+            if not any(link.get("TxnId") == record["Id"] and link.get("TxnType") == "Payment" for link in links):
+                links.append({"TxnId": record["Id"], "TxnType": "Payment"})
+            target["SyncToken"] = str(int(target["SyncToken"]) + 1)
+            target["MetaData"]["LastUpdatedTime"] = meta_time(self.now)
+            self.company.dirty.add((txn_type, txn_id))
+        record["Line"] = lines
+        record["UnappliedAmt"] = round(record["TotalAmt"] - applied, 2)
+        record["ProcessPayment"] = bool(record.get("ProcessPayment", False))
+        record["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
+
+    @staticmethod
+    def _applied_by(payment: dict | None) -> dict[tuple[str, str], float]:
+        applied: dict[tuple[str, str], float] = {}
+        for line in (payment or {}).get("Line") or []:
+            for link in line.get("LinkedTxn") or []:
+                key = (link.get("TxnType"), str(link.get("TxnId")))
+                applied[key] = applied.get(key, 0.0) + float(line.get("Amount") or 0)
+        return applied
+
+    def _unapply_payment(self, payment: dict) -> None:
+        for (txn_type, txn_id), amount in self._applied_by(payment).items():
+            target = self.company.table(txn_type).get(txn_id)
+            if target is None:
+                continue
+            target["Balance"] = round(target["Balance"] + amount, 2)
+            if txn_type == "CreditMemo":
+                target["RemainingCredit"] = target["Balance"]
+            target["LinkedTxn"] = [link for link in target.get("LinkedTxn", [])
+                                   if not (link.get("TxnId") == payment["Id"] and link.get("TxnType") == "Payment")]
+            target["SyncToken"] = str(int(target["SyncToken"]) + 1)
+            target["MetaData"]["LastUpdatedTime"] = meta_time(self.now)
+            self.company.dirty.add((txn_type, txn_id))
+
+    def _refresh_balances(self, record: dict) -> None:
+        """Recompute the open balance of the customer a transaction names, and of its parents."""
+        customer_id = get_path(record, "CustomerRef.value")
+        customers = self.company.table("Customer")
+        seen: set[str] = set()
+        while customer_id and customer_id in customers and customer_id not in seen:
+            seen.add(customer_id)
+            customer = customers[customer_id]
+            own = 0.0
+            for entity, txn_id in self.company.by_customer.get(customer_id, set()):
+                txn = self.company.table(entity).get(txn_id)
+                if txn is None:
+                    continue
+                if entity == "Invoice":
+                    own += txn.get("Balance", 0.0)
+                elif entity == "CreditMemo":
+                    own -= txn.get("Balance", 0.0)
+                elif entity == "Payment":
+                    own -= txn.get("UnappliedAmt", 0.0)
+            with_jobs = own + sum(child.get("BalanceWithJobs", 0.0) for child in customers.values()
+                                  if get_path(child, "ParentRef.value") == customer_id)
+            if customer.get("Balance") != round(own, 2) or customer.get("BalanceWithJobs") != round(with_jobs, 2):
+                customer["Balance"] = round(own, 2)
+                customer["BalanceWithJobs"] = round(with_jobs, 2)
+                self.company.dirty.add(("Customer", customer_id))
+            customer_id = get_path(customer, "ParentRef.value")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
