@@ -39,6 +39,13 @@ ACCOUNT_TYPES_BY_FIELD = {
     "DiscountAccountRef": ("Income", "DiscountsRefundsGiven"),
     "AccountRef": ("Expense", "OtherMiscellaneousServiceCost"),
 }
+# account types QBO accepts in each reference field (any type where a field is not listed)
+ALLOWED_TYPES_BY_FIELD = {
+    "IncomeAccountRef": {"Income", "Other Income"},
+    "ExpenseAccountRef": {"Cost of Goods Sold", "Expense", "Other Expense"},
+    "AssetAccountRef": {"Other Current Asset"},
+    "DepositToAccountRef": {"Bank", "Other Current Asset"},
+}
 # US sales tax line codes are not list entries: TAX / NON are sent as they are
 LITERAL_TAX_CODES = {"TAX", "NON"}
 
@@ -138,7 +145,12 @@ class NamedRefs:
         return record["Id"], record["Name"]
 
     def _account(self, name: str, field: str | None, wanted: tuple[str, str] | None = None) -> tuple[str, str]:
-        wanted = wanted or self._configured_types.get(name.lower()) or ACCOUNT_TYPES_BY_FIELD.get(field or "")
+        allowed = ALLOWED_TYPES_BY_FIELD.get(field or "")
+        configured = self._configured_types.get(name.lower())
+        if configured and allowed and configured[0] not in allowed:
+            configured = None  # the field's rule wins over the name's usual use
+        wanted = wanted or configured or ACCOUNT_TYPES_BY_FIELD.get(field or "")
+        allowed = allowed or ({wanted[0]} if wanted else None)
         accounts = self._list("Account")
         by_name = {str(a.get("Name", "")).lower(): a for a in accounts}
         candidate, suffix = name, 0
@@ -146,7 +158,7 @@ class NamedRefs:
             existing = by_name.get(candidate.lower())
             if existing is None:
                 break
-            if wanted is None or existing.get("AccountType") == wanted[0]:
+            if allowed is None or existing.get("AccountType") in allowed:
                 if not existing.get("Active", True):
                     existing = self.client.update("Account", {"Id": existing["Id"], "SyncToken": existing["SyncToken"],
                                                               "Active": True},
