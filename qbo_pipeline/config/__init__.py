@@ -56,6 +56,11 @@ class CompanyConfig(_Section):
     client_secret_env: str = "QBO_CLIENT_SECRET"
     redirect_uri: str = "http://127.0.0.1:8765/callback"
 
+    @field_validator("base_url", "discovery_url", "realm_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
 
 class OptionsConfig(_Section):
     sync_start_date: date = date(2024, 1, 1)
@@ -65,6 +70,8 @@ class OptionsConfig(_Section):
     credit_item: str = "Credit"
     write_off_item: str = "Write-off"
     bad_debt_item: str = "Bad debt"
+    apply_credits_to_invoices: bool = True
+    write_off_closed_unpaid: bool = False
     disambiguation: Literal["email", "source_id"] = "email"
     name_max_length: int = Field(100, ge=1, le=500)
     description_max_length: int = Field(4000, ge=1, le=4000)

@@ -1,0 +1,187 @@
+"""The embedded defaults: demo source + local QBO sandbox + Dagster, for `make run` and `make ui`.
+
+Everything here is for trying the product on one machine. The sandbox runs as a separate
+process (the pipeline never imports it) and is reached over HTTP exactly like Intuit's
+servers; the company is connected through the standard OAuth authorization-code flow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from qbo_pipeline.config import PipelineConfig, load_config, state_dir
+
+log = logging.getLogger("qbo_pipeline.local")
+
+LOCAL_URL_ENV = "QBO_LOCAL_URL"
+LOCAL_CLIENT_SECRET = "local-client-secret"
+SANDBOX_START_TIMEOUT_S = 60
+
+
+def project_root() -> Path:
+    """The checkout holding workspace.yaml and dagster.yaml (the current folder otherwise)."""
+    candidate = Path(__file__).resolve().parent.parent
+    return candidate if (candidate / "workspace.yaml").exists() else Path.cwd()
+
+
+def prepare_dagster_home() -> Path:
+    """A persistent DAGSTER_HOME in the state folder, with the project's dagster.yaml in it."""
+    home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    template = project_root() / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if template.exists() and (not target.exists() or target.read_text() != template.read_text()):
+        shutil.copyfile(template, target)
+    return home
+
+
+def uses_local_sandbox(config: PipelineConfig) -> bool:
+    return any(c.environment == "local" and not c.base_url for c in config.companies)
+
+
+@contextlib.contextmanager
+def local_sandbox(data_file: Path, *, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start the sandbox on a free loopback port in its own process; stop it on exit."""
+    data_file.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ready_file = Path(tmp) / "ready"
+        log_path = data_file.with_suffix(".log")
+        command = [
+            sys.executable, "-m", "qbo_pipeline.sandbox", "serve",
+            "--host", "127.0.0.1", "--port", "0", "--data", str(data_file),
+            "--auto-consent", "--ready-file", str(ready_file), *extra_args,
+        ]  # fmt: skip
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + SANDBOX_START_TIMEOUT_S
+            while not (ready_file.exists() and ready_file.read_text().strip()):
+                if process.poll() is not None:
+                    raise click.ClickException(f"the local QBO sandbox exited at start; see {log_path}")
+                if time.monotonic() > deadline:
+                    raise click.ClickException(f"the local QBO sandbox did not start in time; see {log_path}")
+                time.sleep(0.1)
+            yield ready_file.read_text().strip()
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def local_environment(base_url: str) -> None:
+    """Point the embedded company at the running sandbox with the sandbox's development app."""
+    os.environ[LOCAL_URL_ENV] = base_url
+    os.environ.setdefault("QBO_CLIENT_SECRET", LOCAL_CLIENT_SECRET)
+
+
+def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bool) -> dict[str, int] | None:
+    """Build the embedded demo database when the configured source is it and it is missing."""
+    from qbo_pipeline.source.demo import DEFAULT_SCALE, init_demo_db
+
+    url = config.source.url
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    if path.exists() and not reset:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale)
+
+
+def reset_state(config: PipelineConfig) -> None:
+    """Forget everything local: demo source, ledger, sandbox data and Dagster history."""
+    root = state_dir()
+    for name in ("demo_source.db", "ledger.db", "sandbox.db", "dagster_home"):
+        target = root / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+@click.command("run")
+@click.option("--company", "company_key", default=None, help="Company key from the configuration (default: all).")
+@click.option("--scale", type=float, default=None, help="Demo size when the demo database is built (1.0 = full demo).")
+@click.option("--reset", is_flag=True, help="Start from scratch: rebuild the demo source and forget sandbox, ledger and Dagster state.")
+@click.option("--dry-run", is_flag=True, help="Plan the export (create/update/skip with diffs) without writing to QuickBooks.")
+@click.option("--full", is_flag=True, help="Export every transaction day, not only the days changed since the last run.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults).")
+def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool, config_path: str | None) -> None:
+    """Run the export once through Dagster on the embedded defaults and print a summary.
+
+    Builds the demo billing database if it is missing, starts the local QBO sandbox on a free
+    loopback port (when a company targets it), connects to it through OAuth, materializes the
+    export assets in the persistent Dagster instance and stops the sandbox again.
+    """
+    from qbo_pipeline.runner import connect_headless_if_needed, export_once, print_summary
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config_path:
+        os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
+    config = load_config()
+    if reset:
+        reset_state(config)
+    home = prepare_dagster_home()
+    built = ensure_demo_source(config, scale=scale, reset=reset)
+    if built:
+        click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
+    sandbox_data = state_dir() / "sandbox.db"
+    local = uses_local_sandbox(config)
+    with contextlib.ExitStack() as stack:
+        if local:
+            base_url = stack.enter_context(local_sandbox(sandbox_data))
+            local_environment(base_url)
+            click.echo(f"local QBO sandbox at {base_url} (data: {sandbox_data})")
+            config = load_config()
+        keys = [company_key] if company_key else config.company_keys
+        for key in keys:
+            connect_headless_if_needed(config, key)
+        summaries = [export_once(config, key, dry_run=dry_run, full=full) for key in keys]
+    print_summary(summaries, dagster_home=home, sandbox_data=sandbox_data if local else None)
+    if any(s.failed_runs for s in summaries):
+        raise SystemExit(1)
+
+
+@click.command("ui")
+@click.option("--port", type=int, default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults).")
+def ui_command(port: int, config_path: str | None) -> None:
+    """Serve the Dagster UI (and daemon) on the embedded defaults, with the local sandbox alongside."""
+    from qbo_pipeline.runner import connect_headless_if_needed
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config_path:
+        os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
+    config = load_config()
+    prepare_dagster_home()
+    ensure_demo_source(config, scale=None, reset=False)
+    with contextlib.ExitStack() as stack:
+        if uses_local_sandbox(config):
+            base_url = stack.enter_context(local_sandbox(state_dir() / "sandbox.db"))
+            local_environment(base_url)
+            click.echo(f"local QBO sandbox at {base_url}")
+            config = load_config()
+        for key in config.company_keys:
+            connect_headless_if_needed(config, key)
+        workspace = project_root() / "workspace.yaml"
+        command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace), "-p", str(port)]
+        click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(command, check=False)

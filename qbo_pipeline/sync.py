@@ -1,0 +1,338 @@
+"""One sync of one company, stage by stage: extract -> validate -> transform -> export.
+
+These functions hold no Dagster code, so the Dagster assets, the `qbo-pipeline sync`
+command and the tests all run the very same stages. Each stage returns what the next one
+needs plus the accounting of every source row (quarantined, skipped, exported), because
+the product's promise is that no row disappears without a reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.schemas import ValidationResult, validate
+from qbo_pipeline.source.extract import SourceReader
+from qbo_pipeline.transform import TransformResult, build_payloads
+from qbo_pipeline.transform.payload import QBO_ENTITY_FOR_SOURCE, Payload
+
+log = logging.getLogger("qbo_pipeline.sync")
+
+# Canonical entity -> the tables that travel together (parent first).
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "customers": ("customers",),
+    "products": ("products",),
+    "invoices": ("invoices", "invoice_lines"),
+    "credits": ("credits",),
+    "payments": ("payments", "payment_applications"),
+    "refunds": ("refunds",),
+}
+MASTER_ENTITIES = ("customers", "products")
+TRANSACTION_ENTITIES = ("invoices", "credits", "payments", "refunds")
+
+# The earliest and latest dates a window can name; used for the open ends of the
+# first and last partitions, so rows dated outside the partitioned range still land somewhere.
+OPEN_START = date(1, 1, 1)
+OPEN_END = date(9999, 12, 31)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A range of transaction dates, ``start <= d < end``; open ends reach the ends of time."""
+
+    start: date
+    end: date
+    open_start: bool = False
+    open_end: bool = False
+
+    def as_reader_window(self) -> tuple[date, date]:
+        return (OPEN_START if self.open_start else self.start, OPEN_END if self.open_end else self.end)
+
+    def __str__(self) -> str:
+        left = "…" if self.open_start else self.start.isoformat()
+        right = "…" if self.open_end else self.end.isoformat()
+        return f"[{left}, {right})"
+
+
+@dataclass
+class EntityStage:
+    """Everything one entity produced in one run, for metadata, checks and reports."""
+
+    entity: str
+    extracted: int = 0
+    validation: ValidationResult | None = None
+    transform: TransformResult | None = None
+
+    @property
+    def quarantined(self) -> pd.DataFrame:
+        return self.validation.quarantine if self.validation is not None else pd.DataFrame()
+
+    @property
+    def quarantined_count(self) -> int:
+        q = self.quarantined
+        if q.empty:
+            return 0
+        return int(q.loc[q["entity"] == self.entity, "source_id"].nunique())
+
+    @property
+    def payloads(self) -> list[Payload]:
+        return self.transform.payloads if self.transform is not None else []
+
+    @property
+    def skipped_count(self) -> int:
+        return 0 if self.transform is None else len(self.transform.skipped)
+
+
+@dataclass
+class StageSet:
+    """The stages of several entities that are extracted together (one window, or the master data)."""
+
+    stages: dict[str, EntityStage] = field(default_factory=dict)
+
+    def __getitem__(self, entity: str) -> EntityStage:
+        return self.stages[entity]
+
+
+def reader_for(config: PipelineConfig, company_key: str | None = None) -> SourceReader:
+    """The source reader of a company (its own source when it has one, else the pipeline's)."""
+    company = config.company(company_key)
+    source = getattr(company, "source", None) or config.source
+    return SourceReader(source.url, source.mapping)
+
+
+def extract_frames(reader: SourceReader, entities: Iterable[str], window: Window | None = None) -> dict[str, pd.DataFrame]:
+    """The canonical frames of these entities (and their child tables), for one window or all time."""
+    frames: dict[str, pd.DataFrame] = {}
+    for entity in entities:
+        for table in FAMILIES[entity]:
+            frames[table] = reader.read(table, window=window.as_reader_window() if window else None)
+    return frames
+
+
+def known_source_ids(reader: SourceReader, entities: Iterable[str] = ("customers", "products", "invoices", "payments")) -> dict[str, set[str]]:
+    """Ids present in the source, for referential checks of rows that point across windows."""
+    ids: dict[str, set[str]] = {}
+    for entity in entities:
+        ids[entity] = {str(i) for chunk in reader.iter_chunks(entity) for i in chunk["id"]}
+    return ids
+
+
+def validate_frames(
+    entities: Iterable[str], frames: dict[str, pd.DataFrame], known_ids: dict[str, set[str]], config: PipelineConfig
+) -> dict[str, ValidationResult]:
+    """Validate each entity's family; failing rows are quarantined, the rest continue."""
+    results = {}
+    for entity in entities:
+        family = {table: frames[table] for table in FAMILIES[entity] if table in frames}
+        results[entity] = validate(entity, family, known_ids=known_ids, config=config)
+    return results
+
+
+def transform_valid(
+    entities: Iterable[str], validated: dict[str, ValidationResult], config: PipelineConfig, **context: Any
+) -> dict[str, TransformResult]:
+    """QBO payloads for every valid row (or the named rule that skips it)."""
+    from qbo_pipeline.transform import TransformContext
+
+    ctx = TransformContext(**context) if context else None
+    return {entity: build_payloads(entity, validated[entity].valid, config, context=ctx) for entity in entities}
+
+
+def qbo_entity(entity: str) -> str:
+    return QBO_ENTITY_FOR_SOURCE[entity]
+
+
+class NotConnectedError(RuntimeError):
+    """The company has no QuickBooks connection yet."""
+
+
+@dataclass
+class CompanySession:
+    """An open connection to one company: ledger, token vault, QBO client and export engine."""
+
+    config: PipelineConfig
+    company_key: str
+    ledger: Any
+    vault: Any
+    client: Any
+    engine: Any
+
+    @property
+    def company(self) -> Any:
+        return self.config.company(self.company_key)
+
+    def export(self, payloads: list[Payload], *, dry_run: bool = False, run_id: str | None = None) -> Any:
+        return self.engine.export(payloads, dry_run=dry_run, run_id=run_id)
+
+    def app_url(self, entity: str, qbo_id: str) -> str:
+        """The "View in QuickBooks" link of a record (the sandbox's own pages in local mode)."""
+        from qbo_pipeline.qbo.environments import app_url
+
+        return app_url(self.company.environment, self.company.base_url, entity, qbo_id)
+
+
+def open_vault(config: PipelineConfig, ledger: Any) -> Any:
+    """The token vault of this pipeline (key from QBO_PIPELINE_TOKEN_KEY, or a local key file in local mode)."""
+    from qbo_pipeline.config import state_dir
+    from qbo_pipeline.qbo.auth import TokenVault, load_key
+
+    environment = "local" if all(c.environment == "local" for c in config.companies) else "production"
+    key = load_key(environment=environment, state_dir=state_dir())
+    return TokenVault(ledger, key, lock_dir=state_dir() / "locks")
+
+
+@contextlib.contextmanager
+def open_company(
+    config: PipelineConfig, company_key: str, *, client_secret: str | None = None, time_scale: float = 1.0
+) -> Iterator[CompanySession]:
+    """Open ledger, vault, client and engine for one company, and close them afterwards."""
+    from qbo_pipeline.export.engine import ExportEngine
+    from qbo_pipeline.ledger import Ledger
+    from qbo_pipeline.qbo.auth import OAuthApp
+    from qbo_pipeline.qbo.client import QboClient
+    from qbo_pipeline.qbo.environments import api_base_url
+    from qbo_pipeline.qbo.limits import RateLimiter
+
+    company = config.company(company_key)
+    ledger = Ledger(config.ledger.url)
+    client = None
+    try:
+        vault = open_vault(config, ledger)
+        app = OAuthApp.from_company(company)
+        if client_secret:
+            app = dataclasses.replace(app, client_secret=client_secret)
+        vault.register_app(company_key, app)
+        realm_id = company.realm_id or vault.realm_id(company_key)
+        if not realm_id:
+            raise NotConnectedError(
+                f"company {company_key!r} is not connected to QuickBooks: run `qbo-pipeline connect --company {company_key}`"
+            )
+        client = QboClient(
+            api_base_url(company.environment, company.base_url),
+            realm_id,
+            vault.token_source(company),
+            limiter=RateLimiter(time_scale=time_scale),
+            time_scale=time_scale,
+        )
+        engine = ExportEngine(client, ledger, config, company_key)
+        yield CompanySession(config, company_key, ledger, vault, client, engine)
+    finally:
+        if client is not None:
+            client.close()
+        ledger.dispose()
+
+
+def record_quarantine(config: PipelineConfig, company_key: str, run_id: str, quarantine: pd.DataFrame) -> int:
+    """Keep this run's quarantined rows in the ledger, where `qbo-pipeline status` finds them."""
+    if quarantine is None or quarantine.empty:
+        return 0
+    from qbo_pipeline.ledger import Ledger
+
+    rows = [
+        {
+            "company": company_key,
+            "run_id": run_id,
+            "entity": row.get("entity"),
+            "source_id": str(row.get("source_id")),
+            "kind": "row",
+            "reason": row.get("reason"),
+            "data": {"column": _text(row.get("column")), "check": _text(row.get("check"))},
+        }
+        for row in quarantine.to_dict("records")
+    ]
+    ledger = Ledger(config.ledger.url)
+    try:
+        ledger.add_quarantine(rows)
+    finally:
+        ledger.dispose()
+    return len(rows)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def transform_context(
+    config: PipelineConfig,
+    company_key: str,
+    entities: Iterable[str],
+    *,
+    validated: dict[str, ValidationResult] | None = None,
+) -> dict[str, Any]:
+    """Facts the builders need from earlier syncs and from rows outside this window.
+
+    Names already claimed in QBO come from the ledger, so a customer keeps its name across
+    runs; invoice balances and the payments' deposit accounts come from the source.
+    """
+    from qbo_pipeline.ledger import Ledger
+
+    entities = set(entities)
+    values: dict[str, Any] = {}
+    if entities & {"customers", "products"}:
+        ledger = Ledger(config.ledger.url)
+        try:
+            for entity, field_name in (("Customer", "claimed_names"), ("Item", "claimed_item_names")):
+                links = ledger.links(company_key, entity)
+                values[field_name] = {
+                    str(link["name"]).casefold(): source_id
+                    for (_, source_id), link in links.items()
+                    if link.get("name") and link.get("qbo_id")
+                }
+        finally:
+            ledger.dispose()
+    if entities & {"invoices", "credits", "refunds"}:
+        with reader_for(config, company_key) as reader:
+            values.update(_source_balances(reader, entities, validated or {}))
+    return values
+
+
+def _source_balances(reader: SourceReader, entities: set[str], validated: dict[str, ValidationResult]) -> dict[str, Any]:
+    """Open balances of invoices (for write-offs and the unpaid-invoice rule) and payment accounts."""
+    values: dict[str, Any] = {}
+    invoice_ids: set[str] = set()
+    for entity, column in (("invoices", "id"), ("credits", "invoice_id")):
+        result = validated.get(entity)
+        if result is not None and entity in result.valid:
+            invoice_ids |= {str(v) for v in result.valid[entity][column].dropna()}
+    if invoice_ids:
+        invoices = reader.read("invoices", ids=sorted(invoice_ids))
+        lines = reader.read("invoice_lines", ids=sorted(invoice_ids))
+        billed = (lines["amount"].fillna(0) - lines["discount"].fillna(0)).groupby(lines["invoice_id"]).sum()
+        values["invoice_statuses"] = dict(zip(invoices["id"], invoices["status"], strict=True))
+        applied = _applied_to(reader, invoice_ids)
+        values["invoice_balances"] = {
+            invoice_id: round(float(billed.get(invoice_id, 0.0)) - applied.get(invoice_id, 0.0), 2)
+            for invoice_id in invoices["id"]
+        }
+    refunds = validated.get("refunds")
+    if "refunds" in entities and refunds is not None and "refunds" in refunds.valid:
+        payment_ids = sorted({str(v) for v in refunds.valid["refunds"]["payment_id"].dropna()})
+        if payment_ids:
+            payments = reader.read("payments", ids=payment_ids)
+            values["payment_deposit_accounts"] = {
+                pid: account for pid, account in zip(payments["id"], payments["deposit_account"], strict=True)
+                if isinstance(account, str) and account
+            }
+    return values
+
+
+def _applied_to(reader: SourceReader, invoice_ids: set[str]) -> dict[str, float]:
+    """Amounts applied to these invoices by payments and credits, from the whole source."""
+    applied: dict[str, float] = {}
+    for chunk in reader.iter_chunks("payment_applications"):
+        mine = chunk[chunk["invoice_id"].isin(invoice_ids)]
+        for invoice_id, amount in mine.groupby("invoice_id")["amount"].sum().items():
+            applied[invoice_id] = applied.get(invoice_id, 0.0) + float(amount)
+    for chunk in reader.iter_chunks("credits"):
+        mine = chunk[chunk["invoice_id"].isin(invoice_ids) & ~chunk["deleted"]]
+        for invoice_id, amount in mine.groupby("invoice_id")["amount"].sum().items():
+            applied[invoice_id] = applied.get(invoice_id, 0.0) + float(amount)
+    return applied
