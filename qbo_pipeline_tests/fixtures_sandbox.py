@@ -1,8 +1,9 @@
 """Reusable pytest fixtures for the local QBO sandbox (registered from qbo_pipeline_tests/conftest.py).
 
 - ``sandbox_server``: a running sandbox (uvicorn in a thread, data in tmp_path, admin on,
-  limits on at real ratios); yields a ``SandboxHandle`` (``.url``, ``.realm``, ``.app``, ``.tokens()``,
+  limits at time_scale 10); yields a ``SandboxHandle`` (``.url``, ``.realm``, ``.app``, ``.tokens()``,
   ``.admin(...)``).
+- ``sandbox_unlimited``: the same without throttling.
 - ``sandbox_factory``: build more with options (``time_scale``, ``faults``, ``clock``,
   ``enforce_limits``...), each served on its own port, all stopped at teardown.
 - ``sandbox_tokens(base_url)``: an access/refresh token pair obtained through the real
@@ -106,5 +107,26 @@ def sandbox_factory(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def sandbox_server(sandbox_factory: Any) -> SandboxHandle:
-    """A fresh sandbox with admin endpoints and auto-consent on (limits enforced at real ratios)."""
-    return sandbox_factory()
+    """A fresh sandbox with admin endpoints and auto-consent on; Intuit's limits enforced at
+    ``time_scale=10`` (100 requests/s, 500 per 6 s, 40 batches per 6 s) so tests stay fast."""
+    return sandbox_factory(time_scale=10.0)
+
+
+@pytest.fixture
+def sandbox_unlimited(sandbox_factory: Any) -> SandboxHandle:
+    """A fresh sandbox with no throttling, for tests of behaviour rather than limits."""
+    return sandbox_factory(enforce_limits=False)
+
+
+def fault_code(response: httpx.Response) -> str:
+    """The first Intuit error code of a Fault answer (``Fault.Error[0].code``)."""
+    return response.json()["Fault"]["Error"][0]["code"]
+
+
+def sample_refs(client: httpx.Client) -> dict[str, dict[str, str]]:
+    """Ids of the sample company's lists, by name: accounts, items, terms, payment methods."""
+    refs: dict[str, dict[str, str]] = {}
+    for entity in ("Account", "Item", "Term", "PaymentMethod"):
+        rows = client.get("/query", params={"query": f"select * from {entity} maxresults 1000"}).json()
+        refs[entity] = {row["Name"]: row["Id"] for row in rows["QueryResponse"].get(entity, [])}
+    return refs

@@ -588,7 +588,7 @@ async def _admin_body(request: Request) -> dict:
     return body
 
 
-async def admin(request: Request) -> Response:
+async def admin_endpoint(request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
     if not sandbox.admin:
         return JSONResponse({"error": "admin endpoints are disabled; start the sandbox with --admin"}, 404)
@@ -730,7 +730,7 @@ def create_app(data_path: str | Path, *, admin: bool = False, time_scale: float 
         Route("/v3/company/{realm}/{rest:path}", data_api, methods=["GET", "POST"]),
         Route("/app/invoice", invoice_page),
         Route("/app/customerdetail", customer_page),
-        Route("/admin/{action:path}", admin, methods=["GET", "POST"]),
+        Route("/admin/{action:path}", admin_endpoint, methods=["GET", "POST"]),
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
