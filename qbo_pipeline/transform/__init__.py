@@ -13,18 +13,30 @@ import importlib
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
-from qbo_pipeline.transform.context import TransformContext, TransformResult
+from qbo_pipeline.transform.balances import invoice_states
+from qbo_pipeline.transform.context import InvoiceState, TransformContext, TransformResult
+from qbo_pipeline.transform.credit_memos import build_credit_memos
 from qbo_pipeline.transform.customers import build_customers
+from qbo_pipeline.transform.invoices import build_invoices
 from qbo_pipeline.transform.items import build_items
+from qbo_pipeline.transform.payments import build_payments, deposit_accounts
+from qbo_pipeline.transform.refund_receipts import build_refund_receipts
 from qbo_pipeline.transform.rules import LIMITS
 
 __all__ = [
     "LIMITS",
+    "InvoiceState",
     "TransformContext",
     "TransformResult",
+    "build_credit_memos",
     "build_customers",
+    "build_invoices",
     "build_items",
     "build_payloads",
+    "build_payments",
+    "build_refund_receipts",
+    "deposit_accounts",
+    "invoice_states",
 ]
 
 # entity -> (module, builder, frames it takes)
@@ -47,6 +59,5 @@ def build_payloads(entity: str, valid: dict[str, pd.DataFrame], config: Pipeline
     missing = [t for t in tables if t not in valid]
     if missing:
         raise ValueError(f"build_payloads({entity!r}) needs the frame(s) {missing} (have {sorted(valid)})")
-    module = importlib.import_module(f"qbo_pipeline.transform.{module_name}")
-    builder = getattr(module, function_name)
+    builder = getattr(importlib.import_module(f"qbo_pipeline.transform.{module_name}"), function_name)
     return builder(*(valid[t] for t in tables), config, context)

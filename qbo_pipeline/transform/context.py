@@ -13,22 +13,34 @@ from qbo_pipeline.transform.rules import NORMALISATION_COLUMNS, SKIPPED_COLUMNS
 
 
 @dataclass(frozen=True)
+class InvoiceState:
+    """What the source says about an invoice as a whole (see ``invoice_states``)."""
+
+    status: str
+    customer_id: str
+    total: Decimal
+    balance: Decimal
+    last_change: str  # ISO date of the invoice's last change (the closing date of a closed invoice)
+
+
+@dataclass(frozen=True)
 class TransformContext:
     """Facts from earlier syncs or other entities, handed in by the caller (never read here).
 
     - ``claimed_names``: casefolded Customer DisplayName -> source id already holding it in
       QBO (from the ledger), so the same customer keeps its name across runs.
     - ``claimed_item_names``: the same for Item names.
-    - ``invoice_statuses`` / ``invoice_balances``: source invoice id -> status / open balance,
-      for credits against invoices and the unpaid-before-start rule.
+    - ``invoices``: source invoice id -> :class:`InvoiceState` (status, total, open balance),
+      for the unpaid-before-start rule, payments of kept invoices, credits applied to
+      invoices and bad debt on closed unpaid invoices. Build it with
+      :func:`qbo_pipeline.transform.balances.invoice_states`.
     - ``payment_deposit_accounts``: source payment id -> account the payment went to, for
       refunds that leave "the same account as payments".
     """
 
     claimed_names: Mapping[str, str] = field(default_factory=dict)
     claimed_item_names: Mapping[str, str] = field(default_factory=dict)
-    invoice_statuses: Mapping[str, str] = field(default_factory=dict)
-    invoice_balances: Mapping[str, Decimal | float] = field(default_factory=dict)
+    invoices: Mapping[str, InvoiceState] = field(default_factory=dict)
     payment_deposit_accounts: Mapping[str, str] = field(default_factory=dict)
 
 
