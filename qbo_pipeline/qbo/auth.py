@@ -38,6 +38,9 @@ from qbo_pipeline.qbo.environments import discovery_url as default_discovery_url
 from qbo_pipeline.qbo.errors import AuthError, NeedsReconnectError
 
 with warnings.catch_warnings():
+    # authlib warns that its httpx integration will move to "httpx2"; it works with httpx today
+    import authlib.deprecate  # noqa: F401  (installs its own "always" filter first)
+
     warnings.simplefilter("ignore")
     from authlib.integrations.base_client.errors import OAuthError
     from authlib.integrations.httpx_client import OAuth2Client
@@ -303,14 +306,21 @@ class TokenVault:
     def register_app(self, company_key: str, app: OAuthApp) -> None:
         self._apps[company_key] = app
 
-    def access_token(self, company: Any, *, force_refresh: bool = False) -> str:
-        """A valid access token for the company (``CompanyConfig`` or key), refreshed when due."""
+    def access_token(self, company: Any, *, force_refresh: bool = False, rejected: str | None = None) -> str:
+        """A valid access token for the company (``CompanyConfig`` or key), refreshed when due.
+
+        ``force_refresh`` after QBO answered 401; with ``rejected`` (the token QBO refused),
+        a token another thread or process already replaced is not refreshed again.
+        """
         company_key = company if isinstance(company, str) else company.key
         if not isinstance(company, str) and company_key not in self._apps:
             self._apps[company_key] = OAuthApp.from_company(company)
         row = self._read(company_key)
+        token = self._decrypt(row["ciphertext"])
+        if force_refresh and rejected is not None and token["access_token"] != rejected:
+            return token["access_token"]
         if not force_refresh and row["access_expires_at"] - time.time() > self.refresh_ahead:
-            return self._decrypt(row["ciphertext"])["access_token"]
+            return token["access_token"]
         seen_version = row["version"]
         with self._thread_lock(company_key), FileLock(str(self.lock_dir / f"token-{company_key}.lock"), timeout=120):
             return self._refresh(company_key, seen_version, force_refresh)
@@ -318,8 +328,8 @@ class TokenVault:
     def token_source(self, company: Any):
         """A callable for ``QboClient(token_source=...)``."""
 
-        def source(*, force_refresh: bool = False) -> str:
-            return self.access_token(company, force_refresh=force_refresh)
+        def source(*, force_refresh: bool = False, rejected: str | None = None) -> str:
+            return self.access_token(company, force_refresh=force_refresh, rejected=rejected)
 
         return source
 

@@ -39,7 +39,8 @@ from qbo_pipeline.qbo.limits import RateLimiter
 log = logging.getLogger("qbo_pipeline.qbo")
 redact.install("qbo_pipeline.qbo")
 
-# A source of bearer tokens: called with force_refresh=True after a 401.
+# A source of bearer tokens: ``source(force_refresh=False, rejected=None) -> str``; after a 401
+# it is called with force_refresh=True and the token QBO refused.
 TokenSource = Callable[..., str]
 
 VOID_BY_UPDATE = {"Payment", "SalesReceipt", "BillPayment"}
@@ -101,10 +102,16 @@ class QboClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _token(self, force_refresh: bool = False) -> str:
+    def _token(self, force_refresh: bool = False, rejected: str | None = None) -> str:
         if isinstance(self._token_source, str):
             return self._token_source
-        token = self._token_source(force_refresh=force_refresh)
+        if force_refresh:
+            try:
+                token = self._token_source(force_refresh=True, rejected=rejected)
+            except TypeError:  # a simpler token source without ``rejected``
+                token = self._token_source(force_refresh=True)
+        else:
+            token = self._token_source(force_refresh=False)
         redact.register_secret(token)
         return token
 
@@ -117,8 +124,10 @@ class QboClient:
         headers = {}
         if content is not None:
             headers["Content-Type"] = "application/text"
+        token: str | None = None
         for auth_attempt in (0, 1):
-            headers["Authorization"] = f"Bearer {self._token(force_refresh=auth_attempt == 1)}"
+            token = self._token(force_refresh=auth_attempt == 1, rejected=token)
+            headers["Authorization"] = f"Bearer {token}"
             slot = self.limiter.slot(batch=batch) if self.limiter else _null_slot()
             with slot:
                 self.requests_made += 1
