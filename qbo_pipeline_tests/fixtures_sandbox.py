@@ -37,14 +37,20 @@ def basic_auth(client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_
 
 def sandbox_tokens(base_url: str, *, client_id: str = DEFAULT_CLIENT_ID,
                    client_secret: str = DEFAULT_CLIENT_SECRET, redirect_uri: str = REDIRECT_URI,
-                   scope: str = SCOPE) -> dict[str, Any]:
-    """Run the authorization-code flow against an auto-consent sandbox; returns Intuit's token
-    response plus ``realmId``."""
+                   scope: str = SCOPE, realm: str | None = None) -> dict[str, Any]:
+    """Run the authorization-code flow; returns Intuit's token response plus ``realmId``.
+
+    Without ``realm`` the sandbox must run with auto-consent (the default company is chosen);
+    with ``realm`` the consent form is submitted for that company."""
     with httpx.Client(base_url=base_url, timeout=10) as client:
         discovery = client.get("/.well-known/openid_configuration").json()
-        answer = client.get(discovery["authorization_endpoint"], params={
-            "client_id": client_id, "response_type": "code", "scope": scope,
-            "redirect_uri": redirect_uri, "state": "fixture"}, follow_redirects=False)
+        params = {"client_id": client_id, "response_type": "code", "scope": scope,
+                  "redirect_uri": redirect_uri, "state": "fixture"}
+        if realm is None:
+            answer = client.get(discovery["authorization_endpoint"], params=params, follow_redirects=False)
+        else:
+            answer = client.post(discovery["authorization_endpoint"],
+                                 data={**params, "realmId": realm, "decision": "connect"})
         if answer.status_code != 302:
             raise RuntimeError(f"authorize did not redirect (auto_consent off?): {answer.status_code} {answer.text[:200]}")
         query = parse_qs(urlsplit(answer.headers["location"]).query)
