@@ -146,6 +146,25 @@ def empty_frame(entity: str) -> pd.DataFrame:
     return to_canonical_frame(entity, [])
 
 
+def _sessions_in_utc(engine: sa.Engine) -> None:
+    """Make every session of ``engine`` speak UTC, so naive-UTC watermarks compare correctly
+    with time-zone-aware columns (PostgreSQL ``timestamptz``, MySQL ``TIMESTAMP``)."""
+    statement = {"postgresql": "SET TIME ZONE 'UTC'", "mysql": "SET time_zone = '+00:00'",
+                 "mariadb": "SET time_zone = '+00:00'"}.get(engine.dialect.name)
+    if statement is None or getattr(engine, "_qbo_utc_sessions", False):
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _set_utc(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        if engine.dialect.name == "postgresql":
+            dbapi_connection.commit()
+
+    engine._qbo_utc_sessions = True
+
+
 class SourceReader:
     """Reads canonical entities from one source database through a mapping.
 
@@ -157,8 +176,18 @@ class SourceReader:
     def __init__(self, url: str, mapping: str | Mapping = "canonical", *, engine: sa.Engine | None = None) -> None:
         self.url = url
         self.engine = engine or sa.create_engine(url)
+        _sessions_in_utc(self.engine)
         self.mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
         self._checked = False
+
+    @classmethod
+    def from_config(cls, config: Any = None) -> SourceReader:
+        """The reader of the pipeline file's ``source`` section (``load_config()`` when None)."""
+        if config is None:
+            from qbo_pipeline.config import load_config
+
+            config = load_config()
+        return cls(config.source.url, config.source.mapping)
 
     def __enter__(self) -> SourceReader:
         return self

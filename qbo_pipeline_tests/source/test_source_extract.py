@@ -157,3 +157,40 @@ def test_unreadable_boolean_is_a_clear_error(tmp_path):
     engine.dispose()
     with pytest.raises(ExtractError, match=r"customers.active: 'maybe' is not a boolean"):
         SourceReader(url).read("customers")
+
+
+def test_aware_timestamps_compare_in_utc_whatever_the_server_time_zone(empty_db_url):
+    """A source session in another time zone must not shift the watermark comparison."""
+    if empty_db_url.startswith("sqlite"):
+        pytest.skip("SQLite has no time-zone-aware column type")
+    url = sa.make_url(empty_db_url)
+    init_demo_db(empty_db_url, scale=0.01, seed=1, today=date(2026, 6, 15))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("ALTER TABLE customers ALTER COLUMN updated_at TYPE timestamptz "
+                                 "USING updated_at AT TIME ZONE 'UTC'"))
+            conn.execute(sa.text("UPDATE customers SET updated_at = '2026-07-01 12:00:00+00' WHERE id = 'C00001'"))
+        else:
+            conn.execute(sa.text("ALTER TABLE customers MODIFY updated_at TIMESTAMP NULL"))
+            conn.execute(sa.text("SET time_zone = '+00:00'"))
+            conn.execute(sa.text("UPDATE customers SET updated_at = '2026-07-01 12:00:00' WHERE id = 'C00001'"))
+    engine.dispose()
+    if url.get_backend_name() == "postgresql":
+        other_zone = url.update_query_dict({"options": url.query["options"] + " -ctimezone=America/New_York"})
+    else:
+        other_zone = url.update_query_dict({"init_command": "SET time_zone = '-05:00'"})
+    reader = SourceReader(other_zone.render_as_string(hide_password=False))
+    assert list(reader.read("customers", since=STAMP - timedelta(minutes=5)).id) == ["C00001"]
+    assert reader.read("customers", since=STAMP + timedelta(minutes=5)).empty
+    assert reader.watermark("customers") == STAMP
+    assert reader.read("customers", ids=["C00001"]).updated_at.iloc[0] == pd.Timestamp(STAMP)
+
+
+def test_reader_from_pipeline_config(tmp_path):
+    from qbo_pipeline.config import load_config
+
+    url = f"sqlite:///{tmp_path / 'cfg.db'}"
+    init_demo_db(url, scale=0.01, seed=1, today=date(2026, 6, 15))
+    reader = SourceReader.from_config(load_config(overrides={"source": {"url": url, "mapping": "canonical"}}))
+    assert reader.count("customers") > 0 and reader.mapping.name == "canonical"
