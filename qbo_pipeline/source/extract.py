@@ -212,7 +212,9 @@ class SourceReader:
         return em.select() if em is not None else None
 
     def _changed_condition(self, entity: str, m: sa.Subquery, since: datetime) -> sa.ColumnElement[bool]:
-        threshold = sa.bindparam(None, _naive_utc(since) - WATERMARK_OVERLAP, type_=sa.DateTime)
+        since = _naive_utc(since)
+        cutoff = since - WATERMARK_OVERLAP if since - datetime.min > WATERMARK_OVERLAP else datetime.min
+        threshold = sa.bindparam(None, cutoff, type_=sa.DateTime)
         condition = m.c.updated_at > threshold
         child = CHILDREN.get(entity)
         child_sq = self._subquery(child) if child else None

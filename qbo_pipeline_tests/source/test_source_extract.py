@@ -194,3 +194,9 @@ def test_reader_from_pipeline_config(tmp_path):
     init_demo_db(url, scale=0.01, seed=1, today=date(2026, 6, 15))
     reader = SourceReader.from_config(load_config(overrides={"source": {"url": url, "mapping": "canonical"}}))
     assert reader.count("customers") > 0 and reader.mapping.name == "canonical"
+
+
+def test_since_the_beginning_of_time_reads_everything(demo_db_url):
+    reader = SourceReader(demo_db_url)
+    assert len(reader.read("invoices", since=datetime.min)) == reader.count("invoices")
+    assert len(reader.changed_dates("invoices", datetime(1900, 1, 1))) == reader.read("invoices").issue_date.nunique()
