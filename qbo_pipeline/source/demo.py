@@ -18,6 +18,7 @@ import random
 import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -497,6 +498,10 @@ def mutate_demo_db(url: str, *, seed: int, new: int = 10, edits: int = 10, now: 
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
     rng = random.Random(f"mutate-{seed}-{now.isoformat()}")
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).exists():
+        raise RuntimeError(f"{url}: no such database file; run `qbo-pipeline demo init` first")
     engine = sa.create_engine(url)
     created: dict[str, list[str]] = defaultdict(list)
     edited: dict[str, list[str]] = defaultdict(list)

@@ -149,5 +149,6 @@ def test_demo_cli_init_and_mutate(tmp_path):
     assert "created   3 invoices" in result.output
     missing = runner.invoke(main, ["demo", "mutate", "--url", f"sqlite:///{tmp_path / 'none.db'}"])
     assert missing.exit_code != 0 and "demo init" in missing.output
+    assert not (tmp_path / "none.db").exists(), "a mistyped path must not leave an empty database behind"
     help_text = runner.invoke(main, ["demo", "init", "--help"]).output
     assert "--scale" in help_text and "--seed" in help_text and "--url" in help_text
