@@ -162,6 +162,10 @@ class ExportEngine:
             self.ledger.start_run(self.company, run_id, dry_run=dry_run)
             try:
                 self._run(payloads, report, dry_run)
+            except AuthError as exc:  # before any write (reading preferences, lists): nothing was attempted
+                self._halt(exc)
+                handled = len(report.results) + report.counts.get("skipped", 0)
+                report.counts["not_attempted"] += max(0, len(payloads) - handled)
             except BaseException as exc:
                 report.seconds = time.monotonic() - started
                 report.status = "stopped"

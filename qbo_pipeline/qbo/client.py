@@ -170,7 +170,27 @@ class QboClient:
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
                 content: str | None = None, batch: bool = False, write: bool = False) -> dict[str, Any]:
-        """Send one request with retries; raises a ``QboError`` subclass when QBO refuses it."""
+        """Send one request with retries; raises a ``QboError`` subclass when QBO refuses it.
+
+        Retries keep the request id, so QBO replays a request it already committed. The one
+        exception is 6000 "one name at a time": QBO refused it (nothing was written) and would
+        replay that refusal for the same id, so its retry gets a derived id.
+        """
+        params = dict(params or {})
+        base_rid = params.get("requestid")
+        refusals = [0]
+
+        def send() -> dict[str, Any]:
+            if refusals[0] and base_rid:
+                limit = 36 if batch else 50
+                suffix = f"-r{refusals[0]}"
+                params["requestid"] = base_rid[: limit - len(suffix)] + suffix
+            try:
+                return self._send_once(method, path, params, json, content, batch=batch, write=write)
+            except ConcurrentEditError:
+                refusals[0] += 1
+                raise
+
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.max_attempts),
@@ -179,7 +199,7 @@ class QboClient:
             reraise=True,
         )
         try:
-            return retrying(self._send_once, method, path, params or {}, json, content, batch=batch, write=write)
+            return retrying(send)
         except httpx.TransportError as exc:
             raise TransientError(f"network error talking to QBO: {type(exc).__name__}: {exc}") from exc
 
