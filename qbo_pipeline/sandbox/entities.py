@@ -677,6 +677,8 @@ class Rules:
                     raise E.required("Line.SalesItemLineDetail.ItemRef")
                 detail["ItemRef"] = self._resolve_ref("ItemRef", detail["ItemRef"], "Item")
                 qty, price = detail.get("Qty"), detail.get("UnitPrice")
+                if qty in (0, "0") and price in (0, "0"):
+                    qty = price = None  # clients that always send both send zeros when they mean "not given"
                 if qty is not None and price is not None:
                     expected = round(float(qty) * float(price), 2)
                     if abs(expected - amount) > CENT:
@@ -697,6 +699,8 @@ class Rules:
                     detail["TaxCodeRef"] = {"value": "NON"}
                 if detail.get("ServiceDate"):
                     detail["ServiceDate"] = str(detail["ServiceDate"])
+                else:
+                    detail.pop("ServiceDate", None)
                 line["SalesItemLineDetail"] = detail
                 line["Amount"] = amount
                 running += amount
