@@ -93,3 +93,15 @@ def fresh_demo_db_url(empty_db_url) -> str:
 def demo_today() -> date:
     """The ``today`` the shared demo databases are built around."""
     return DEMO_TODAY
+
+
+@pytest.fixture(params=BACKENDS[1:])
+def server_db_url(request, _server_status, tmp_path) -> Iterator[str]:
+    """A fresh empty database on each database server (PostgreSQL, MySQL), not SQLite."""
+    yield from _isolated_database(request.param, _server_status, tmp_path)
+
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres)])
+def postgres_db_url(request, _server_status, tmp_path) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server."""
+    yield from _isolated_database(request.param, _server_status, tmp_path)

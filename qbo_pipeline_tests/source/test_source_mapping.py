@@ -130,10 +130,8 @@ def test_wrong_type_names_the_column_and_the_types(tmp_path, hosting_db):
         load_mapping(_write(tmp_path, data), hosting_db)
 
 
-@pytest.mark.postgres
-def test_text_mapped_onto_a_timestamp_is_refused_on_postgres(tmp_path, empty_db_url):
-    if not empty_db_url.startswith("postgresql"):
-        pytest.skip("SQLite and MySQL checks are covered above; this one is about PostgreSQL date types")
+def test_text_mapped_onto_a_timestamp_is_refused_on_postgres(tmp_path, postgres_db_url):
+    empty_db_url = postgres_db_url
     build_hosting_billing_db(empty_db_url)
     data = _hosting_variant(customers={"watermark": "email"})
     engine = sa.create_engine(empty_db_url)
