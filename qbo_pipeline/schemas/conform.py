@@ -37,8 +37,11 @@ def _kind(column: sa.Column) -> str:
 
 
 def _text(series: pd.Series) -> pd.Series:
+    """Text as pandas' ``str`` dtype (missing = NaN), whatever the source stored."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return series if series.dtype == "str" else series.astype("str")
     if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        return series
+        return series.astype("str")
 
     def as_text(value: object) -> object:
         if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
@@ -47,7 +50,7 @@ def _text(series: pd.Series) -> pd.Series:
             return str(int(value))
         return str(value)
 
-    return series.astype(object).map(as_text)
+    return series.astype(object).map(as_text).astype("str")
 
 
 def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,7 +73,7 @@ def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
                 continue
             if column.nullable and not column.primary_key:
                 out[name] = pd.Series(np.nan if kind == "number" else None, index=frame.index,
-                                      dtype="float64" if kind == "number" else object)
+                                      dtype="float64" if kind == "number" else "str")
                 if kind == "date":
                     out[name] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
                 continue

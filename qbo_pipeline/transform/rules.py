@@ -148,3 +148,76 @@ class Report:
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         return (pd.DataFrame(self.skipped, columns=SKIPPED_COLUMNS),
                 pd.DataFrame(self.normalisations, columns=NORMALISATION_COLUMNS))
+
+
+# Free-text fields per QBO entity (dotted path, list positions dropped) -> limit key in LIMITS;
+# None marks fields whose values are codes, dates or enums the builders control.
+_CONTROLLED = None
+FIELD_LIMITS: dict[str, dict[str, str | None]] = {
+    "Customer": {
+        "DisplayName": "DisplayName", "CompanyName": "CompanyName", "GivenName": "GivenName",
+        "FamilyName": "FamilyName", "PrimaryEmailAddr.Address": "PrimaryEmailAddr.Address",
+        "PrimaryPhone.FreeFormNumber": "PrimaryPhone.FreeFormNumber", "BillAddr.Line1": "BillAddr.Line1",
+        "BillAddr.Line2": "BillAddr.Line2", "BillAddr.City": "BillAddr.City",
+        "BillAddr.CountrySubDivisionCode": "BillAddr.CountrySubDivisionCode",
+        "BillAddr.PostalCode": "BillAddr.PostalCode", "BillAddr.Country": "BillAddr.Country",
+        "CurrencyRef.value": _CONTROLLED,
+    },
+    "Item": {"Name": "Name", "Sku": "Sku", "Description": "Description", "Type": _CONTROLLED,
+             "InvStartDate": _CONTROLLED},
+    "Invoice": {"DocNumber": "DocNumber", "PrivateNote": "PrivateNote", "Line.Description": "Description",
+                "TxnDate": _CONTROLLED, "DueDate": _CONTROLLED, "Line.DetailType": _CONTROLLED,
+                "GlobalTaxCalculation": _CONTROLLED, "CurrencyRef.value": _CONTROLLED},
+    "Payment": {"PaymentRefNum": "PaymentRefNum", "PrivateNote": "PrivateNote", "TxnDate": _CONTROLLED,
+                "Line.LinkedTxn.TxnType": _CONTROLLED, "CurrencyRef.value": _CONTROLLED},
+    "CreditMemo": {"PrivateNote": "PrivateNote", "Line.Description": "Description", "TxnDate": _CONTROLLED,
+                   "Line.DetailType": _CONTROLLED, "CurrencyRef.value": _CONTROLLED},
+    "RefundReceipt": {"PaymentRefNum": "RefundReceipt.PaymentRefNum", "PrivateNote": "PrivateNote",
+                      "Line.Description": "Description", "TxnDate": _CONTROLLED, "Line.DetailType": _CONTROLLED,
+                      "CurrencyRef.value": _CONTROLLED},
+}
+
+
+def limit_for(entity: str, path: str, name_max_length: int = 100, description_max_length: int = 4000) -> int | None:
+    """The length a string at ``path`` of an ``entity`` body may have (None: a controlled value).
+
+    Raises KeyError for a path the table does not know, so a new field cannot slip past the limits.
+    """
+    key = FIELD_LIMITS[entity][path]
+    if key is None:
+        return None
+    limit = LIMITS[key]
+    if key in ("DisplayName", "Name"):
+        limit = min(limit, name_max_length)
+    if key == "Description":
+        limit = min(limit, description_max_length)
+    return limit
+
+
+def limit_violations(entity: str, body: Any, name_max_length: int = 100,
+                     description_max_length: int = 4000) -> list[str]:
+    """Every string field of a payload body that exceeds its limit or breaks a name rule."""
+    problems: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            if "$ref" in value and len(value) == 1:
+                return
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, path)
+        elif isinstance(value, str):
+            try:
+                limit = limit_for(entity, path, name_max_length, description_max_length)
+            except KeyError:
+                problems.append(f"{entity}.{path}: no limit known for this field")
+                return
+            if limit is not None and len(value) > limit:
+                problems.append(f"{entity}.{path}: {len(value)} characters, limit {limit}")
+            if FIELD_LIMITS[entity][path] in NAME_FIELDS and (_FORBIDDEN_IN_NAMES.search(value) or ":" in value):
+                problems.append(f"{entity}.{path}: contains ':' or a tab or newline")
+
+    walk(body, "")
+    return problems
