@@ -56,13 +56,16 @@ class _Window:
 class RateLimiter:
     """Blocks callers until a request fits every QBO limit of one company."""
 
-    def __init__(self, limits: Limits | None = None, *, time_scale: float = 1.0, margin: float = 0.02) -> None:
+    def __init__(self, limits: Limits | None = None, *, time_scale: float = 1.0, margin: float = 0.01,
+                 skew: float = 0.02) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.limits = limits or Limits()
         self.time_scale = time_scale
-        pad = 1.0 + margin  # windows a little longer than QBO's, for clock and network skew
-        minute, second = 60.0 / time_scale * pad, 1.0 / time_scale * pad
+        # windows a little longer than QBO's: requests admitted together can reach QBO bunched
+        # (network, event loop), so a relative margin plus a fixed skew in seconds
+        pad = 1.0 + margin
+        minute, second = 60.0 / time_scale * pad + skew, 1.0 / time_scale * pad + skew
         self._all = [_Window(self.limits.per_minute, minute), _Window(self.limits.per_second, second)]
         self._batch = _Window(self.limits.batches_per_minute, minute)
         self._slots = threading.BoundedSemaphore(self.limits.concurrent)
