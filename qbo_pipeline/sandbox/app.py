@@ -346,6 +346,13 @@ def _cdc(sandbox: Sandbox, company: Company, entities: str, changed_since: str) 
     return {"CDCResponse": [{"QueryResponse": responses}]}
 
 
+def _invalid_value(exc: Exception) -> E.QBOFault:
+    """A value of the wrong type somewhere in the request (e.g. a string where QBO wants a number)."""
+    log.debug("invalid request value", exc_info=exc)
+    return E.QBOFault(2010, "Request has invalid or unsupported property",
+                      f"Property Name:Can not parse a value of the request : {exc}")
+
+
 def _batch(sandbox: Sandbox, company: Company, body: Any) -> dict:
     items = body.get("BatchItemRequest") if isinstance(body, dict) else None
     if not isinstance(items, list):
@@ -381,6 +388,8 @@ def _batch(sandbox: Sandbox, company: Company, body: Any) -> dict:
                 answer[entity] = result
         except E.QBOFault as fault:
             answer["Fault"] = fault.fault()
+        except (TypeError, ValueError, AttributeError) as exc:
+            answer["Fault"] = _invalid_value(exc).fault()
         answers.append(answer)
     sandbox.count(company.realm, "batch_items", len(items))
     sandbox.count(company.realm, "batch_write_items", writes)
@@ -450,7 +459,11 @@ async def _dispatch(request: Request, sandbox: Sandbox, company: Company, segmen
             if replay is not None:
                 sandbox.count(company.realm, "replayed")
                 return Response(replay[1], status_code=replay[0], media_type="application/json")
-        status, body = 200, await _execute(request, sandbox, company, segments, kind)
+        try:
+            body = await _execute(request, sandbox, company, segments, kind)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise _invalid_value(exc) from exc
+        status = 200
         body["time"] = qbo_time(now)
     except E.QBOFault as fault:
         company.dirty.clear()
