@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 CONFIG_ENV = "QBO_PIPELINE_CONFIG"
@@ -95,6 +95,12 @@ class TaxesConfig(_Section):
     non_taxable_codes: list[str] = Field(default_factory=lambda: ["NON", "NONE", "EXEMPT", "ZERO", "0"])
     default_code: str | None = None
     global_calculation: Literal["TaxExcluded", "TaxInclusive", "NotApplicable"] = "TaxExcluded"
+
+    @model_validator(mode="after")
+    def _mapped_needs_codes(self) -> TaxesConfig:
+        if self.mode == "mapped" and not self.map and self.default_code is None:
+            raise ValueError("mode 'mapped' needs taxes.map entries (source code -> QBO tax code) or a default_code")
+        return self
 
     @field_validator("map")
     @classmethod
@@ -188,12 +194,31 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The option names of the section at ``loc`` (list positions skipped)."""
+    model: Any = PipelineConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", None)
+        model = inner[0] if inner and isinstance(inner[0], type) else annotation
+    fields = getattr(model, "model_fields", {})
+    return sorted(name for name in fields if name != "path")
+
+
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"{key}: unknown option"
+        allowed = _allowed_keys(error["loc"][:-1])
+        return f"{key}: unknown option" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if error["type"] == "literal_error":
         return f"{key}: {error['input']!r} is not allowed; {error['msg'].lower()}"
+    if error["type"] == "value_error":
+        return f"{key}: {error['msg'].removeprefix('Value error, ')}"
     return f"{key}: {error['msg']} (got {error.get('input')!r})"
 
 
