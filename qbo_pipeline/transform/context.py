@@ -33,7 +33,9 @@ class TransformContext:
     - ``invoices``: source invoice id -> :class:`InvoiceState` (status, total, open balance),
       for the unpaid-before-start rule, payments of kept invoices, credits applied to
       invoices and bad debt on closed unpaid invoices. Build it with
-      :func:`qbo_pipeline.transform.balances.invoice_states`.
+      :func:`qbo_pipeline.transform.balances.invoice_states`. ``invoice_statuses`` and
+      ``invoice_balances`` are the plain alternative (enough for every rule except bad debt
+      on closed unpaid invoices, which needs the customer and closing date of ``invoices``).
     - ``payment_deposit_accounts``: source payment id -> account the payment went to, for
       refunds that leave "the same account as payments".
     """
@@ -41,6 +43,17 @@ class TransformContext:
     claimed_names: Mapping[str, str] = field(default_factory=dict)
     claimed_item_names: Mapping[str, str] = field(default_factory=dict)
     invoices: Mapping[str, InvoiceState] = field(default_factory=dict)
+    invoice_statuses: Mapping[str, str] = field(default_factory=dict)
+    invoice_balances: Mapping[str, Decimal | float] = field(default_factory=dict)
+
+    def statuses(self) -> dict[str, str]:
+        """Source invoice id -> status, from ``invoices`` and the plain ``invoice_statuses``."""
+        return {**self.invoice_statuses, **{k: v.status for k, v in self.invoices.items()}}
+
+    def balances(self) -> dict[str, Decimal]:
+        """Source invoice id -> open balance, from ``invoices`` and the plain ``invoice_balances``."""
+        plain = {k: Decimal(repr(v)) if isinstance(v, float) else Decimal(v) for k, v in self.invoice_balances.items()}
+        return {**plain, **{k: v.balance for k, v in self.invoices.items()}}
     payment_deposit_accounts: Mapping[str, str] = field(default_factory=dict)
 
 

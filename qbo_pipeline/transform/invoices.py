@@ -59,8 +59,9 @@ def _skip_mask(invoices: pd.DataFrame, config: PipelineConfig, context: Transfor
     draft = (invoices["status"] == "draft").to_numpy()
     before = transaction_skips(invoices["issue_date"], options.sync_start_date)
     unpaid = invoices["status"].isin(UNPAID_STATUSES).to_numpy() & ~invoices["deleted"].to_numpy(dtype=bool)
-    if context.invoices:
-        balances = {k: float(v.balance) for k, v in context.invoices.items()}
+    known_balances = context.balances()
+    if known_balances:
+        balances = {k: float(v) for k, v in known_balances.items()}
         balance = invoices["id"].map(balances).astype("float64")
         unpaid = np.where(balance.notna().to_numpy(), balance.fillna(0).to_numpy() > 0.005, unpaid)
         unpaid &= ~invoices["deleted"].to_numpy(dtype=bool) & ~invoices["status"].isin(["void", "draft"]).to_numpy()

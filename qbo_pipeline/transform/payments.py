@@ -58,8 +58,9 @@ def build_payments(payments: pd.DataFrame, applications: pd.DataFrame, config: P
         by_payment.setdefault(pid, []).append((iid, int(cents)))
 
     before = transaction_skips(payments["date"], options.sync_start_date)
-    kept_invoices = {k for k, v in context.invoices.items()
-                     if v.status in UNPAID_STATUSES or (v.status != "void" and v.balance > 0)}
+    statuses, balances = context.statuses(), context.balances()
+    kept_invoices = {k for k in set(statuses) | set(balances)
+                     if statuses.get(k) != "void" and (statuses.get(k) in UNPAID_STATUSES or balances.get(k, 0) > 0)}
     amounts = to_cents(payments["amount"].to_numpy())
     payloads = []
     columns = ["id", "customer_id", "date", "currency", "method", "reference", "deposit_account", "memo", "deleted"]

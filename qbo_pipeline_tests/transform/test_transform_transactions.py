@@ -196,3 +196,15 @@ def test_refund_account_own_configured_or_same_as_payment():
     configured = load_config(overrides={"accounts": {"refund": "Refunds Bank"}})
     result = build_payloads("refunds", {"refunds": refunds}, configured, context=context)
     assert [p.body["DepositToAccountRef"] for p in result.payloads][0] == named_ref("Account", "Refunds Bank")
+
+
+def test_plain_balances_context_keeps_unpaid_invoice_and_its_old_payment():
+    invs = [invoice("I1", status="closed", issue_date="2023-05-01")]
+    plain = TransformContext(invoice_statuses={"I1": "closed"}, invoice_balances={"I1": 4.0})
+    assert [p.source_id for p in invoices(invs, [line("L1", "I1")], context=plain).payloads] == ["I1"]
+    payments = make_frame("payments", [{"id": "Y1", "customer_id": "C1", "date": "2023-05-02", "amount": 6.0},
+                                       {"id": "Y2", "customer_id": "C1", "date": "2023-05-02", "amount": 6.0}])
+    apps = make_frame("payment_applications", [{"id": "A1", "payment_id": "Y1", "invoice_id": "I1", "amount": 6.0}])
+    result = build_payloads("payments", {"payments": payments, "payment_applications": apps}, CONFIG, context=plain)
+    assert [p.source_id for p in result.payloads] == ["Y1"]
+    assert result.skipped["source_id"].tolist() == ["Y2"]
