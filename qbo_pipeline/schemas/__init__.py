@@ -47,7 +47,7 @@ def column_schema(entity: str) -> list[dict[str, Any]]:
             description = f"{description} Checks: {', '.join(checks)}.".strip()
         out.append({
             "name": name,
-            "type": str(column.dtype),
+            "type": "str" if str(column.dtype).startswith("string") else str(column.dtype),
             "description": description,
             "nullable": bool(column.nullable),
         })
