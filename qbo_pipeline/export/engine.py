@@ -372,7 +372,7 @@ class ExportEngine:
             return rid
         with self._lock:
             attempts = (self._links.get(step.key) or {}).get("attempts") or 0
-        seed = f"{self.company}|{step.key[0]}|{step.key[1]}|{operation}|{step.payload.hash}|{attempts}|{step.qbo_id}"
+        seed = f"{self.company}|{step.key[0]}|{step.key[1]}|{operation}|{step.hash}|{attempts}|{step.qbo_id}"
         return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
     def _named_request_id(self, seed: str) -> str:
@@ -410,7 +410,7 @@ class ExportEngine:
         batch_rid = hashlib.sha256("|".join(sorted(r[2] for r in rids.values())).encode()).hexdigest()[:36]
         self.ledger.outbox_add(self.company, [
             {"entity": s.payload.entity, "source_id": s.payload.source_id, "request_id": rid,
-             "operation": s.action, "payload_hash": s.payload.hash, "batch_request_id": batch_rid}
+             "operation": s.action, "payload_hash": s.hash, "batch_request_id": batch_rid}
             for s, _, rid in rids.values()], run_id=self._run_id)
         try:
             responses = self.client.batch(entity_items, request_id=batch_rid)
@@ -478,7 +478,7 @@ class ExportEngine:
                 rid = self._request_id(step, step.action)
                 self.ledger.outbox_add(self.company, [{
                     "entity": entity, "source_id": step.payload.source_id, "request_id": rid,
-                    "operation": step.action, "payload_hash": step.payload.hash}], run_id=self._run_id)
+                    "operation": step.action, "payload_hash": step.hash}], run_id=self._run_id)
                 record = self._call(step, body, rid)
             except AuthError as exc:
                 self._halt(exc)
@@ -577,8 +577,8 @@ class ExportEngine:
             name_field = NAME_FIELD.get(step.payload.entity, "DocNumber")
             link = {
                 "entity": step.payload.entity, "source_id": step.payload.source_id, "qbo_id": qbo_id,
-                "sync_token": record.get("SyncToken"), "payload_hash": step.payload.hash,
-                "attempted_hash": step.payload.hash, "body": step.payload.body, "status": status, "attempts": 0,
+                "sync_token": record.get("SyncToken"), "payload_hash": step.hash,
+                "attempted_hash": step.hash, "body": step.payload.body, "status": status, "attempts": 0,
                 "last_error": None, "error_code": None, "hint": None, "intuit_tid": None, "request_id": rid,
                 "name": record.get(name_field) or (self._links.get(step.key) or {}).get("name"),
                 "run_id": self._run_id,
@@ -626,7 +626,7 @@ class ExportEngine:
                 attempts = (link.get("attempts") or 0) + (1 if outcome == "failed" else 0)
                 update = {"entity": step.payload.entity, "source_id": step.payload.source_id, "status": status,
                           "last_error": result.message, "error_code": code, "hint": hint, "intuit_tid": tid,
-                          "attempts": attempts, "attempted_hash": step.payload.hash, "run_id": self._run_id}
+                          "attempts": attempts, "attempted_hash": step.hash, "run_id": self._run_id}
                 if link.get("qbo_id") and status in ("failed", "blocked", "skipped") and link.get("status") in (
                         "exported", "linked", "deactivated"):
                     # still in QBO as last exported: keep that, remember the error

@@ -37,6 +37,11 @@ class Step:
     blocked_by: tuple[str, str] | None = None
     wave: int = 0
     pending_request_id: str | None = None  # a request sent earlier whose outcome is unknown
+    hash: str = ""  # the payload's hash, computed once
+
+    def __post_init__(self) -> None:
+        if not self.hash:
+            self.hash = self.payload.hash
 
     @property
     def key(self) -> tuple[str, str]:
@@ -148,14 +153,14 @@ def plan(
         order = _order_index(payload.entity)
         if payload.action == "upsert":
             step.wave = order * 10 + depths[key]
-            if qbo_id and status == "exported" and link.get("payload_hash") == payload.hash:
+            if qbo_id and status == "exported" and link.get("payload_hash") == step.hash:
                 step.reason = "unchanged"
             elif qbo_id and status not in ("deleted", "voided"):
                 step.action, step.reason = UPDATE, "changed" if status == "exported" else f"ledger status {status}"
                 step.diff = diff_bodies(link.get("body") or {}, payload.body)
             elif qbo_id:
                 step.reason = f"{status} in QBO; a removed record is not recreated"
-            elif (max_attempts and status == "failed" and link.get("attempted_hash") == payload.hash
+            elif (max_attempts and status == "failed" and link.get("attempted_hash") == step.hash
                   and (link.get("attempts") or 0) >= max_attempts):
                 step.reason = f"failed {link.get('attempts')} times with this content; fix it or retry the record"
             else:
