@@ -34,6 +34,11 @@ READ_ONLY = {"TaxCode", "TaxRate"}
 SINGLETONS = {"CompanyInfo", "Preferences"}
 VOIDABLE = {"Invoice", "Payment"}
 CDC_EXCLUDED = {"TaxCode", "TaxRate"}
+# names unique within a scope: DisplayName across customers, vendors and employees; Name per list
+NAME_SCOPE = {"Customer": "people", "Vendor": "people", "Employee": "people", "Item": "Item",
+              "Account": "Account", "PaymentMethod": "PaymentMethod", "Term": "Term"}
+NAME_FIELD = {"Customer": "DisplayName", "Vendor": "DisplayName", "Employee": "DisplayName", "Item": "Name",
+              "Account": "Name", "PaymentMethod": "Name", "Term": "Name"}
 DOCNUMBER_TYPE_LABEL = {"Invoice": "Invoice", "CreditMemo": "Credit Memo", "RefundReceipt": "Refund"}
 
 # Reference field -> referenced entity (None: same entity as the record)
@@ -161,10 +166,49 @@ class Company:
     def preferences(self) -> dict:
         return self.table("Preferences").get("1", {})
 
-    def index(self, entity: str, record: dict) -> None:
+    # uniqueness scope -> lower-cased name -> Id; entity -> DocNumber -> Ids (kept so writes stay O(1))
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
+    doc_numbers: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    max_doc_number: dict[str, int] = field(default_factory=dict)
+    children: dict[str, set[str]] = field(default_factory=dict)  # customer Id -> its jobs' Ids
+
+    def index(self, entity: str, record: dict, old: dict | None = None) -> None:
+        """Keep the lookup indexes in step with a record that was just stored."""
         customer = get_path(record, "CustomerRef.value")
         if entity in TRANSACTIONS and customer:
             self.by_customer.setdefault(str(customer), set()).add((entity, record["Id"]))
+        if entity == "Customer":
+            if old and get_path(old, "ParentRef.value"):
+                self.children.get(str(get_path(old, "ParentRef.value")), set()).discard(record["Id"])
+            if get_path(record, "ParentRef.value"):
+                self.children.setdefault(str(get_path(record, "ParentRef.value")), set()).add(record["Id"])
+        scope = NAME_SCOPE.get(entity)
+        if scope:
+            field_name = NAME_FIELD[entity]
+            names = self.names.setdefault(scope, {})
+            if old and old.get(field_name) is not None:
+                key = str(old[field_name]).strip().lower()
+                if names.get(key) == record["Id"]:
+                    del names[key]
+            if record.get(field_name) is not None:
+                names[str(record[field_name]).strip().lower()] = record["Id"]
+        if entity in SALES_FORMS:
+            docs = self.doc_numbers.setdefault(entity, {})
+            if old and old.get("DocNumber"):
+                docs.get(old["DocNumber"], set()).discard(record["Id"])
+            doc = record.get("DocNumber")
+            if doc:
+                docs.setdefault(doc, set()).add(record["Id"])
+                if doc.isdigit():
+                    self.max_doc_number[entity] = max(self.max_doc_number.get(entity, 1000), int(doc))
+
+    def unindex(self, entity: str, record: dict) -> None:
+        """A deleted transaction no longer holds its DocNumber."""
+        if entity in SALES_FORMS and record.get("DocNumber"):
+            self.doc_numbers.get(entity, {}).get(record["DocNumber"], set()).discard(record["Id"])
+
+    def name_owner(self, entity: str, name: str) -> str | None:
+        return self.names.get(NAME_SCOPE[entity], {}).get(str(name).strip().lower())
 
 
 class Rules:
@@ -237,6 +281,7 @@ class Rules:
         else:
             self._refuse_if_paid(entity, old, "delete")
         del self.company.table(entity)[old["Id"]]
+        self.company.unindex(entity, old)
         tomb = {
             "status": "Deleted", "domain": "QBO", "Id": old["Id"],
             "MetaData": {"LastUpdatedTime": meta_time(self.now)},
@@ -306,8 +351,9 @@ class Rules:
         return kept
 
     def _store(self, entity: str, record: dict) -> None:
+        old = self.company.table(entity).get(record["Id"])
         self.company.table(entity)[record["Id"]] = record
-        self.company.index(entity, record)
+        self.company.index(entity, record, old)
         self.company.dirty.add((entity, record["Id"]))
         if entity in TRANSACTIONS:
             self._refresh_balances(record)
@@ -378,12 +424,10 @@ class Rules:
         if entity in NAME_LISTS:
             record["Active"] = record.get("Active") not in (False, "false")
 
-    def _unique_name(self, entities: tuple[str, ...], field_name: str, value: str, own_id: str, kind: str) -> None:
-        wanted = value.strip().lower()
-        for other_entity in entities:
-            for other in self.company.table(other_entity).values():
-                if other["Id"] != own_id and str(other.get(field_name, "")).strip().lower() == wanted:
-                    raise E.duplicate_name(kind)
+    def _unique_name(self, entity: str, value: str, own_id: str, kind: str) -> None:
+        owner = self.company.name_owner(entity, value)
+        if owner is not None and owner != own_id:
+            raise E.duplicate_name(kind)
 
     def _complete_person(self, entity: str, record: dict, old: dict | None) -> None:
         parts = [record.get(k) for k in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")]
@@ -400,8 +444,7 @@ class Rules:
         if email and ("@" not in email or "." not in email):
             raise E.business("Invalid email address format", element="PrimaryEmailAddr")
         # uniqueness of DisplayName is scoped across customers, vendors and employees, inactive included
-        self._unique_name(PEOPLE, "DisplayName", record["DisplayName"], record["Id"],
-                          "customer, vendor or employee")
+        self._unique_name(entity, record["DisplayName"], record["Id"], "customer, vendor or employee")
         record["PrintOnCheckName"] = record.get("PrintOnCheckName") or record["DisplayName"]
         if entity == "Customer":
             self._complete_customer(record, old)
@@ -453,7 +496,8 @@ class Rules:
             self._rename_jobs(old["Id"], record["FullyQualifiedName"])
 
     def _rename_jobs(self, parent_id: str, parent_name: str) -> None:
-        for child in self.company.table("Customer").values():
+        customers = self.company.table("Customer")
+        for child in [customers[c] for c in self.company.children.get(parent_id, ()) if c in customers]:
             if get_path(child, "ParentRef.value") == parent_id:
                 child["FullyQualifiedName"] = f"{parent_name}:{child['DisplayName']}"
                 child["ParentRef"]["name"] = parent_name
@@ -472,7 +516,7 @@ class Rules:
             raise E.required("Name")
         if ":" in str(record["Name"]):
             raise E.business("Name can not contain a colon (:).", element="Name")
-        self._unique_name(("Item",), "Name", record["Name"], record["Id"], "product or service")
+        self._unique_name("Item", record["Name"], record["Id"], "product or service")
         item_type = record.get("Type") or (old or {}).get("Type") or "Service"
         if item_type not in ("Service", "NonInventory", "Inventory", "Category"):
             raise E.business(f"Invalid item type {item_type}.", element="Type")
@@ -514,7 +558,7 @@ class Rules:
             raise E.business('Account name can not contain a double quote (") or a colon (:).', element="Name")
         if record.get("AcctNum") and ":" in str(record["AcctNum"]):
             raise E.business("AcctNum can not contain a colon (:).", element="AcctNum")
-        self._unique_name(("Account",), "Name", name, record["Id"], "account")
+        self._unique_name("Account", name, record["Id"], "account")
         if not record.get("AccountType"):
             subtype = record.get("AccountSubType")
             if not subtype:
@@ -534,7 +578,7 @@ class Rules:
     def _complete_simple_list(self, entity: str, record: dict) -> None:
         if not record.get("Name"):
             raise E.required("Name")
-        self._unique_name((entity,), "Name", record["Name"], record["Id"],
+        self._unique_name(entity, record["Name"], record["Id"],
                           "payment method" if entity == "PaymentMethod" else "term")
         if entity == "PaymentMethod":
             record.setdefault("Type", "NON_CREDIT_CARD")
@@ -635,20 +679,18 @@ class Rules:
             record.pop("DocNumber", None)
             if custom:
                 return
-            numbers = [int(r["DocNumber"]) for r in self.company.table(entity).values()
-                       if str(r.get("DocNumber", "")).isdigit() and r["Id"] != record["Id"]]
-            record["DocNumber"] = str(max(numbers, default=1000) + 1)
+            record["DocNumber"] = str(self.company.max_doc_number.get(entity, 1000) + 1)
             return
         record["DocNumber"] = doc = str(doc)
         if "allowduplicatedocnum" in include.lower():
             return
-        for other in self.company.table(entity).values():
-            if other["Id"] != record["Id"] and other.get("DocNumber") == doc:
+        for other_id in sorted(self.company.doc_numbers.get(entity, {}).get(doc, set())):
+            if other_id != record["Id"]:
                 raise E.QBOFault(
                     6140, "Duplicate Doc Num",
                     "Duplicate Document Number Error : You must specify a different number. This number has "
                     f"already been used. DocNumber={doc} is assigned to TxnType="
-                    f"{DOCNUMBER_TYPE_LABEL[entity]} with TxnId={other['Id']}",
+                    f"{DOCNUMBER_TYPE_LABEL[entity]} with TxnId={other_id}",
                     element="DocNumber",
                 )
 
@@ -846,8 +888,8 @@ class Rules:
                     own -= txn.get("Balance", 0.0)
                 elif entity == "Payment":
                     own -= txn.get("UnappliedAmt", 0.0)
-            with_jobs = own + sum(child.get("BalanceWithJobs", 0.0) for child in customers.values()
-                                  if get_path(child, "ParentRef.value") == customer_id)
+            with_jobs = own + sum(customers[child].get("BalanceWithJobs", 0.0)
+                                  for child in self.company.children.get(customer_id, ()) if child in customers)
             if customer.get("Balance") != round(own, 2) or customer.get("BalanceWithJobs") != round(with_jobs, 2):
                 customer["Balance"] = round(own, 2)
                 customer["BalanceWithJobs"] = round(with_jobs, 2)

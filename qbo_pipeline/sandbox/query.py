@@ -228,7 +228,7 @@ def _field(entity: str, name: str) -> str:
     key = name.lower()
     if key.startswith("metadata."):
         key = "metadata." + key.split(".", 1)[1]
-    real = lookup.get(key.replace("metadata.", "MetaData.".lower()))
+    real = lookup.get(key)
     if real is None:
         raise E.query_invalid(f"Property {name} not found for Entity {entity}")
     return real
@@ -240,10 +240,22 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _compare(field_name: str, left: Any, right: Any) -> int | None:
     left = _scalar(left)
     if left is None:
         return None
+    if isinstance(right, str) and isinstance(left, str) and not field_name.endswith(("Time", "Date")) \
+            and not (_is_number(right) and _is_number(left)):
+        a_str, b_str = left.lower(), right.lower()
+        return (a_str > b_str) - (a_str < b_str)
     if isinstance(right, bool) or isinstance(left, bool):
         left_bool = left if isinstance(left, bool) else str(left).lower() == "true"
         right_bool = right if isinstance(right, bool) else str(right).lower() == "true"
