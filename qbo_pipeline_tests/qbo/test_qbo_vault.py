@@ -179,3 +179,34 @@ def test_non_local_company_needs_its_secret(monkeypatch):
     monkeypatch.setenv("QBO_CLIENT_SECRET", "s3cret-value")
     app = OAuthApp.from_company(company)
     assert app.discovery_url.startswith("https://developer.api.intuit.com") and "s3cret" not in repr(app)
+
+
+@pytest.mark.postgres
+def test_vault_on_postgresql_refreshes_once_under_row_lock(sandbox_server, tmp_path):
+    import uuid
+
+    url = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 2})
+        engine.connect().close()
+        engine.dispose()
+    except Exception:
+        pytest.skip(f"PostgreSQL is not reachable at {url}")
+    schema = f"vault_test_{uuid.uuid4().hex[:8]}"
+    ledger = Ledger(url, schema=schema)
+    try:
+        vault = TokenVault(ledger, Fernet.generate_key(), lock_dir=tmp_path / "locks")
+        company = CompanyConfig(key="pg", environment="local", base_url=sandbox_server.url)
+        connect_headless(vault, company)
+        _expire_soon(ledger, "pg")
+        tokens: list[str] = []
+        threads = [threading.Thread(target=lambda: tokens.append(vault.access_token(company))) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(tokens)) == 1 and len(tokens) == 5 and _version(ledger, "pg") == 2
+    finally:
+        with ledger.engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        ledger.dispose()
