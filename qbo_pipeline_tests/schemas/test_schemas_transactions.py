@@ -130,3 +130,15 @@ def test_credits_and_refunds_references_and_kinds():
     result = validate("refunds", {"refunds": refunds}, known_ids=KNOWN)
     assert list(result.quarantine["check"]) == ["unknown_payment"]
     assert list(result.valid["refunds"]["id"]) == ["R1"]
+
+
+def test_every_check_has_a_bookkeeper_sentence():
+    from qbo_pipeline.schemas.reasons import TEMPLATES, reason
+
+    row = {"line_no": 2, "invoice_id": "I1", "amount": 10.0, "quantity": 2.0, "unit_price": 4.0, "discount": 12.0,
+           "due_date": None, "issue_date": None}
+    for check in TEMPLATES:
+        for table in ("invoices", "invoice_lines", "customers", "products"):
+            sentence = reason(table, row, "amount", check, 3.5)
+            assert "fails the check" not in sentence and "{" not in sentence, (check, sentence)
+            assert sentence.endswith(".") and sentence[0].isupper()
