@@ -13,6 +13,7 @@ import dagster as dg
 
 from qbo_pipeline.config import PipelineConfig, load_config
 from qbo_pipeline.defs.assets import build_company_assets
+from qbo_pipeline.defs.io import RangePickleIOManager
 from qbo_pipeline.defs.jobs import build_company_jobs
 from qbo_pipeline.defs.reports import sync_reports_spec
 from qbo_pipeline.defs.resources import PipelineResource, QboResource
@@ -29,6 +30,7 @@ def default_resources(config: PipelineConfig) -> dict[str, Any]:
     return {
         "pipeline": PipelineResource(config_path=config.path if config.path.endswith((".yaml", ".yml")) and "defaults.yaml" not in config.path else None),
         "qbo": QboResource(client_secret=dg.EnvVar("QBO_CLIENT_SECRET")),
+        "io_manager": RangePickleIOManager(),
     }
 
 

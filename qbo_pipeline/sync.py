@@ -295,44 +295,46 @@ def transform_context(
 
 
 def _source_balances(reader: SourceReader, entities: set[str], validated: dict[str, ValidationResult]) -> dict[str, Any]:
-    """Open balances of invoices (for write-offs and the unpaid-invoice rule) and payment accounts."""
+    """States of the invoices this window touches (status, total, open balance), from the whole
+    source, and the accounts the refunded payments went to."""
+    from qbo_pipeline.transform.balances import invoice_states
+
     values: dict[str, Any] = {}
     invoice_ids: set[str] = set()
-    for entity, column in (("invoices", "id"), ("credits", "invoice_id")):
+    for entity, table, column in (
+        ("invoices", "invoices", "id"),
+        ("credits", "credits", "invoice_id"),
+        ("payments", "payment_applications", "invoice_id"),
+    ):
         result = validated.get(entity)
-        if result is not None and entity in result.valid:
-            invoice_ids |= {str(v) for v in result.valid[entity][column].dropna()}
+        if result is not None and table in result.valid:
+            invoice_ids |= {str(v) for v in result.valid[table][column].dropna()}
     if invoice_ids:
-        invoices = reader.read("invoices", ids=sorted(invoice_ids))
-        lines = reader.read("invoice_lines", ids=sorted(invoice_ids))
-        billed = (lines["amount"].fillna(0) - lines["discount"].fillna(0)).groupby(lines["invoice_id"]).sum()
-        values["invoice_statuses"] = dict(zip(invoices["id"], invoices["status"], strict=True))
-        applied = _applied_to(reader, invoice_ids)
-        values["invoice_balances"] = {
-            invoice_id: round(float(billed.get(invoice_id, 0.0)) - applied.get(invoice_id, 0.0), 2)
-            for invoice_id in invoices["id"]
-        }
+        ids = sorted(invoice_ids)
+        applications = pd.concat(
+            [c[c["invoice_id"].isin(invoice_ids)] for c in reader.iter_chunks("payment_applications")] or [pd.DataFrame()],
+            ignore_index=True,
+        )
+        credits = pd.concat(
+            [c[c["invoice_id"].isin(invoice_ids)] for c in reader.iter_chunks("credits")] or [pd.DataFrame()],
+            ignore_index=True,
+        )
+        values["invoices"] = invoice_states(
+            reader.read("invoices", ids=ids),
+            reader.read("invoice_lines", ids=ids),
+            applications if not applications.empty else None,
+            credits if not credits.empty else None,
+        )
     refunds = validated.get("refunds")
     if "refunds" in entities and refunds is not None and "refunds" in refunds.valid:
         payment_ids = sorted({str(v) for v in refunds.valid["refunds"]["payment_id"].dropna()})
         if payment_ids:
             payments = reader.read("payments", ids=payment_ids)
             values["payment_deposit_accounts"] = {
-                pid: account for pid, account in zip(payments["id"], payments["deposit_account"], strict=True)
+                pid: account
+                for pid, account in zip(payments["id"], payments["deposit_account"], strict=True)
                 if isinstance(account, str) and account
             }
     return values
 
 
-def _applied_to(reader: SourceReader, invoice_ids: set[str]) -> dict[str, float]:
-    """Amounts applied to these invoices by payments and credits, from the whole source."""
-    applied: dict[str, float] = {}
-    for chunk in reader.iter_chunks("payment_applications"):
-        mine = chunk[chunk["invoice_id"].isin(invoice_ids)]
-        for invoice_id, amount in mine.groupby("invoice_id")["amount"].sum().items():
-            applied[invoice_id] = applied.get(invoice_id, 0.0) + float(amount)
-    for chunk in reader.iter_chunks("credits"):
-        mine = chunk[chunk["invoice_id"].isin(invoice_ids) & ~chunk["deleted"]]
-        for invoice_id, amount in mine.groupby("invoice_id")["amount"].sum().items():
-            applied[invoice_id] = applied.get(invoice_id, 0.0) + float(amount)
-    return applied

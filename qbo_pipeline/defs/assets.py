@@ -280,7 +280,9 @@ def _export(
             f"{'planning' if run_config.dry_run else 'exporting'} {len(transform.payloads)} {qbo_entity} payload(s)"
             + (f" dated {window}" if window else "")
         )
-        report = session.export(transform.payloads, dry_run=run_config.dry_run, run_id=context.run_id)
+        report = session.export(
+            transform.payloads, dry_run=run_config.dry_run, run_id=f"{context.run_id}:{asset_key.path[-1]}"
+        )
         checks = [metadata.failed_check(report, asset_key=asset_key)]
         if window is not None and not run_config.dry_run:
             checks.append(metadata.reconciliation_check(session, qbo_entity, transform.payloads, report, asset_key=asset_key))
