@@ -29,6 +29,8 @@ from qbo_pipeline.sandbox.clock import AdjustableClock
 from qbo_pipeline.sandbox.entities import (
     CDC_EXCLUDED,
     ENTITY_BY_SEGMENT,
+    NAME_FIELD,
+    SALES_FORMS,
     SINGLETONS,
     Company,
     Rules,
@@ -309,7 +311,25 @@ def _operation(request: Request) -> str:
 
 def _run_query(company: Company, text: str) -> dict:
     parsed = Q.parse(text)
-    return Q.run(parsed, company.table(parsed.entity))
+    return Q.run(parsed, _candidates(company, parsed))
+
+
+def _candidates(company: Company, parsed: Q.Query) -> dict[str, dict]:
+    """Narrow a query by the indexes (Id, unique name, DocNumber) before scanning; ``run`` still checks all."""
+    records = company.table(parsed.entity)
+    for cond in parsed.where:
+        if cond.field == "Id" and cond.op in ("=", "IN"):
+            wanted = {str(v).removesuffix(".0") if isinstance(v, float) else str(v) for v in cond.values}
+            return {i: records[i] for i in wanted if i in records}
+        if cond.op == "=" and isinstance(cond.values[0], str):
+            if cond.field == NAME_FIELD.get(parsed.entity):
+                owner = company.name_owner(parsed.entity, cond.values[0])
+                return {owner: records[owner]} if owner in records else {}
+            if cond.field == "DocNumber" and parsed.entity in SALES_FORMS:
+                ids = company.doc_numbers.get(parsed.entity, {}).get(cond.values[0], set())
+                if ids:  # values compare case-insensitively, so a miss falls back to the scan
+                    return {i: records[i] for i in ids if i in records}
+    return records
 
 
 def _cdc(sandbox: Sandbox, company: Company, entities: str, changed_since: str) -> dict:

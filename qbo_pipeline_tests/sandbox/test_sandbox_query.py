@@ -99,3 +99,19 @@ def test_parser_unit():
     with pytest.raises(QBOFault) as error:
         Q.parse("")
     assert error.value.code == "4000"
+
+
+def test_indexed_lookups_agree_with_the_scan(qbo):
+    everyone = qbo.get("/query", params={"query": "select * from Customer"}).json()["QueryResponse"]["Customer"]
+    ids = [c["Id"] for c in everyone[:2]]
+    by_id = qbo.get("/query", params={"query": f"select * from Customer where Id IN ('{ids[0]}', '{ids[1]}', '0')"})
+    assert sorted(c["Id"] for c in by_id.json()["QueryResponse"]["Customer"]) == sorted(ids)
+    assert _names(qbo, "select * from Customer where DisplayName = 'ALPHA'") == ["Alpha"]
+    item = qbo.get("/query", params={"query": "select * from Item where Name = 'Design'"}).json()
+    item_id = item["QueryResponse"]["Item"][0]["Id"]
+    invoice = qbo.post("/invoice", json={"CustomerRef": {"value": ids[0]}, "DocNumber": "Ab-7", "Line": [
+        {"Amount": 1.0, "DetailType": "SalesItemLineDetail",
+         "SalesItemLineDetail": {"ItemRef": {"value": item_id}}}]}).json()["Invoice"]
+    for doc in ("Ab-7", "AB-7"):
+        found = qbo.get("/query", params={"query": f"select * from Invoice where DocNumber = '{doc}'"}).json()
+        assert [i["Id"] for i in found["QueryResponse"]["Invoice"]] == [invoice["Id"]]
