@@ -8,7 +8,8 @@ so an incremental run whose invoice points at a customer exported last week pass
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,24 @@ def refund_rules(refunds: pd.DataFrame, known: dict[str, set[str] | None]) -> li
         if known.get(entity) is not None:
             out.append(unknown_reference(refunds, column, known[entity], check))
     return out
+
+
+def future_dated(frame: pd.DataFrame, column: str, as_of: date) -> pd.DataFrame:
+    """Transactions dated after ``as_of`` (plus a day of time-zone slack): not yet real."""
+    limit = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    return _mask_failures(frame, frame[column] > limit, column, "future_date")
+
+
+def currency_mismatch(frame: pd.DataFrame, customer_currencies: Mapping[str, str | None], home: str) -> pd.DataFrame:
+    """Transactions in another currency than their customer's (QBO ties a customer to one currency).
+
+    Only customers whose currency is known are checked; an empty currency is the home currency.
+    """
+    known = {str(k): (v if isinstance(v, str) and v.strip() else home) for k, v in customer_currencies.items()}
+    expected = frame["customer_id"].map(known)
+    actual = frame["currency"].astype(object).where(frame["currency"].notna(), home)
+    mask = expected.notna() & (actual != expected)
+    failed = _mask_failures(frame, mask, "currency", "currency_mismatch")
+    failed["value"] = [f"{a} (customer: {e})" for a, e in zip(actual[mask.to_numpy()], expected[mask.to_numpy()],
+                                                               strict=True)]
+    return failed

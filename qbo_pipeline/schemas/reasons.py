@@ -78,6 +78,10 @@ TEMPLATES = {
     "(issue a credit instead).",
     "overapplied": "The payment of {amount} is applied to invoices for {value} in total, more than was received.",
     "unmapped_tax_code": "{subject} uses the tax code {value!r}, which has no entry in taxes.map.",
+    "future_date": "{subject} is dated {value}, in the future; it is exported once that date has come and "
+    "the record changes again, or after the date is corrected.",
+    "currency_mismatch": "{subject} is in {value}; QuickBooks needs a customer's transactions in the customer's "
+    "currency.",
     "orphan": "{subject} belongs to {parent_label} {value}, which is not in this extraction.",
 }
 

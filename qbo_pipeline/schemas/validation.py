@@ -9,7 +9,9 @@ whose parent is not in the extraction at all is quarantined on its own (check ``
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ QUARANTINE_COLUMNS = ["entity", "source_id", "column", "check", "reason", "row_i
 
 CHILD_OF = {"invoices": ("invoice_lines", "invoice_id"), "payments": ("payment_applications", "payment_id")}
 ENTITIES = ("customers", "products", "invoices", "payments", "credits", "refunds")
+TRANSACTION_DATES = {"invoices": "issue_date", "payments": "date", "credits": "date", "refunds": "date"}
 
 
 @dataclass
@@ -148,7 +151,8 @@ def _quarantine_rows(table: str, frame: pd.DataFrame, failed: pd.DataFrame, *, e
 
 
 def validate(entity: str, frames: dict[str, pd.DataFrame], *, known_ids: dict[str, set[str]] | None = None,
-             config: PipelineConfig | None = None) -> ValidationResult:
+             config: PipelineConfig | None = None, as_of: date | None = None,
+             customer_currencies: Mapping[str, str | None] | None = None) -> ValidationResult:
     """Validate ``entity`` (and its child table) lazily; quarantine failing rows with a reason.
 
     ``frames`` holds the entity's frame and, for invoices and payments, the child frame
@@ -156,6 +160,11 @@ def validate(entity: str, frames: dict[str, pd.DataFrame], *, known_ids: dict[st
     (``customers``...) whose ids then count as known. ``known_ids`` holds ids of referenced
     records that exist: this extraction's plus those exported by earlier syncs. A reference
     check runs only when something is known about the referenced entity.
+
+    ``as_of`` (default: today, UTC) is the day after which a transaction date is in the
+    future. ``customer_currencies`` (customer id -> ISO code, empty = home currency) enables
+    the currency check of transactions; the currencies of a ``customers`` frame in
+    ``frames`` count too.
     """
     if entity not in ENTITIES:
         raise ValueError(f"unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
@@ -188,6 +197,16 @@ def validate(entity: str, frames: dict[str, pd.DataFrame], *, known_ids: dict[st
     else:
         known = {name: _known(name, frames, known_ids) for name in ("customers", "invoices", "products", "payments")}
         extra_main += (checks.credit_rules if entity == "credits" else checks.refund_rules)(main, known)
+    txn_date = TRANSACTION_DATES.get(entity)
+    if txn_date is not None:
+        extra_main.append(checks.future_dated(main, txn_date, as_of or datetime.now(UTC).date()))
+        currencies = dict(customer_currencies or {})
+        if "customers" in frames and frames["customers"] is not None and "currency" in frames["customers"]:
+            customers = frames["customers"]
+            currencies.update(zip(customers["id"].astype(str), customers["currency"], strict=True))
+        if currencies:
+            home = config.options.home_currency if config is not None else "USD"
+            extra_main.append(checks.currency_mismatch(main, currencies, home))
     main_failed = _concat([main_failed, *extra_main])
 
     parts = [_quarantine_rows(entity, main, main_failed, entity=entity, source_ids=main["id"].to_numpy())]

@@ -142,3 +142,24 @@ def test_every_check_has_a_bookkeeper_sentence():
             sentence = reason(table, row, "amount", check, 3.5)
             assert "fails the check" not in sentence and "{" not in sentence, (check, sentence)
             assert sentence.endswith(".") and sentence[0].isupper()
+
+
+def test_future_dates_and_currency_mismatch():
+    from datetime import date
+
+    frames = invoice_frames(
+        [invoice("I1", issue_date="2024-07-01"), invoice("I2", currency="EUR"), invoice("I3", customer_id="C2",
+                                                                                      currency="EUR"),
+         invoice("I4", currency="USD")],
+        [line(f"L{i}", f"I{i}") for i in range(1, 5)],
+    )
+    known = {**KNOWN, "customers": {"C1", "C2"}}
+    result = validate("invoices", frames, known_ids=known, as_of=date(2024, 6, 1),
+                      customer_currencies={"C1": None, "C2": "EUR"})
+    checks = dict(zip(result.quarantine["source_id"], result.quarantine["check"], strict=True))
+    assert checks == {"I1": "future_date", "I2": "currency_mismatch"}
+    reasons = dict(zip(result.quarantine["source_id"], result.quarantine["reason"], strict=True))
+    assert reasons["I2"].startswith("The invoice is in EUR (customer: USD);")
+    assert reasons["I1"].startswith("The invoice is dated 2024-07-01, in the future;")
+    # without customer currencies nothing is assumed
+    assert validate("invoices", frames, known_ids=known, as_of=date(2024, 8, 1)).quarantine.empty
