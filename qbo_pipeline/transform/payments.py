@@ -11,7 +11,6 @@ from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
 from qbo_pipeline.transform.rules import (
     LIMITS,
     Report,
-    clean_name,
     iso_date,
     short_doc_number,
     text,
@@ -81,9 +80,9 @@ def build_payments(payments: pd.DataFrame, applications: pd.DataFrame, config: P
             "TotalAmt": int(amounts[index]) / 100,
             "DepositToAccountRef": named_ref("Account", text(deposit) or accounts.deposit),
         }
-        method = text(method)
+        method = report.fit(sid, "PaymentMethod.Name", text(method), name=True)
         if method:
-            body["PaymentMethodRef"] = named_ref("PaymentMethod", clean_name(method))
+            body["PaymentMethodRef"] = named_ref("PaymentMethod", method)
         ref = reference_number(report, sid, text(reference), LIMITS["PaymentRefNum"])
         if ref:
             body["PaymentRefNum"] = ref

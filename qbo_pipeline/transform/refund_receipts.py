@@ -10,7 +10,7 @@ from qbo_pipeline.transform.credit_memos import credit_line, described
 from qbo_pipeline.transform.invoices import transaction_skips
 from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
 from qbo_pipeline.transform.payments import reference_number
-from qbo_pipeline.transform.rules import LIMITS, Report, clean_name, iso_date, text, to_cents
+from qbo_pipeline.transform.rules import LIMITS, Report, iso_date, text, to_cents
 
 
 def refund_account(row_account: str | None, payment_id: str | None, config: PipelineConfig,
@@ -54,9 +54,9 @@ def build_refund_receipts(refunds: pd.DataFrame, config: PipelineConfig,
             "DepositToAccountRef": named_ref("Account", refund_account(text(account), payment, config, context)),
             "Line": [credit_line(int(amounts[index]), item_ref, desc, config)],
         }
-        method = text(method)
+        method = report.fit(sid, "PaymentMethod.Name", text(method), name=True)
         if method:
-            body["PaymentMethodRef"] = named_ref("PaymentMethod", clean_name(method))
+            body["PaymentMethodRef"] = named_ref("PaymentMethod", method)
         ref = reference_number(report, sid, text(reference), LIMITS["RefundReceipt.PaymentRefNum"])
         if ref:
             body["PaymentRefNum"] = ref

@@ -37,6 +37,7 @@ LIMITS: dict[str, int] = {
     "DocNumber": 21,
     "PaymentRefNum": 21,  # Payment: unconfirmed in QBO docs, 21 is the conservative choice
     "RefundReceipt.PaymentRefNum": 100,
+    "PaymentMethod.Name": 31,  # the engine creates missing payment methods by this name
 }
 
 NAME_FIELDS = {"DisplayName", "CompanyName", "GivenName", "FamilyName", "Name"}

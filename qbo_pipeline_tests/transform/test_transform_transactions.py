@@ -208,3 +208,13 @@ def test_plain_balances_context_keeps_unpaid_invoice_and_its_old_payment():
     result = build_payloads("payments", {"payments": payments, "payment_applications": apps}, CONFIG, context=plain)
     assert [p.source_id for p in result.payloads] == ["Y1"]
     assert result.skipped["source_id"].tolist() == ["Y2"]
+
+
+def test_payment_method_name_cleaned_cut_and_reported():
+    payments = make_frame("payments", [{"id": "Y1", "customer_id": "C1", "date": "2024-03-05", "amount": 5.0,
+                                        "method": "Card: Visa\tcorporate account of the holding company"}])
+    result = build_payloads("payments", {"payments": payments,
+                                         "payment_applications": make_frame("payment_applications", [])}, CONFIG)
+    name = result.payloads[0].body["PaymentMethodRef"]["$ref"]["name"]
+    assert name == "Card- Visa corporate account of" and len(name) == 31
+    assert result.normalisations["rule"].tolist() == ["name_characters", "truncated"]
