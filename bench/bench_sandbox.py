@@ -100,9 +100,10 @@ def run() -> list[Result]:
                                   f"{sum(v for k, v in writes.items() if k != 200)}"))
             queries = _drive(url, token, seconds, lambda c, i: c.get("/query", params={
                 "query": "select * from Customer where DisplayName = 'Bench 5'"}).status_code)
-            results.append(Result("queries over ~all customers created above",
-                                  round(queries.get(200, 0) / seconds, 1), "requests/s", "", None,
-                                  "a full scan per query (no index), grows with the company size"))
+            results.append(Result("queries by DisplayName", round(queries.get(200, 0) / seconds, 1), "requests/s",
+                                  ">= 300", queries.get(200, 0) / seconds >= 300,
+                                  f"company of {writes.get(200, 0) + 3} customers; equality on a unique name, "
+                                  "Id or DocNumber uses an index, other filters scan the entity"))
         finally:
             process.terminate()
             process.wait(10)
