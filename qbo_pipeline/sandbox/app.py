@@ -13,6 +13,7 @@ import html
 import json
 import logging
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -417,6 +418,12 @@ def _batch(sandbox: Sandbox, company: Company, body: Any) -> dict:
 
 
 async def data_api(request: Request) -> Response:
+    response = await _data_api(request)
+    response.headers["intuit_tid"] = uuid.uuid4().hex  # Intuit's per-request trace id, for client logs
+    return response
+
+
+async def _data_api(request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
     realm = request.path_params["realm"]
     rest = request.path_params["rest"].strip("/")
