@@ -193,6 +193,8 @@ class ExportEngine:
 
     def _run(self, payloads: list[Payload], report: ExportReport, dry_run: bool) -> None:
         self._run_id = report.run_id
+        self._report = report
+        writes_before, requests_before = self.client.write_requests, self.client.requests_made
         self._links = self.ledger.links(self.company)
         pending = self.ledger.pending_outbox(self.company)
         close = None
@@ -207,9 +209,8 @@ class ExportEngine:
                 outcome = {CREATE: "created", UPDATE: "updated", DEACTIVATE: "deactivated", VOID: "voided",
                            DELETE: "deleted"}.get(step.action, step.action if step.action != SKIP else "skipped")
                 report.counts[outcome] = report.counts.get(outcome, 0) + 1
+            report.requests = self.client.requests_made - requests_before
             return
-        self._report = report
-        writes_before, requests_before = self.client.write_requests, self.client.requests_made
         self.refs = NamedRefs(self.client, self.config, request_id=self._named_request_id)
         for step in plan.steps:
             if step.action == SKIP:

@@ -10,7 +10,7 @@ stops applying to an invoice before that invoice is voided.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -214,6 +214,3 @@ def _block_dependents(steps: dict[tuple[str, str], Step], ledger_state: Mapping[
                 step.reason = f"parent {parent[0]} {parent[1]} is not in QBO ({state})"
                 break
 
-
-def removable_entities(payloads: Iterable[Payload]) -> set[str]:
-    return {p.entity for p in payloads if p.action != "upsert"}

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from qbo_pipeline.qbo.client import QboClient, _quote
+from qbo_pipeline.qbo.client import QboClient
 from qbo_pipeline.transform.payload import REF_KEY, is_ref
 
 log = logging.getLogger("qbo_pipeline.export")
@@ -173,6 +173,3 @@ class NamedRefs:
         self._note_created("Account", record)
         return record["Id"], record["Name"]
 
-
-def quote(value: str) -> str:
-    return _quote(value)
