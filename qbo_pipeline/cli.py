@@ -17,6 +17,15 @@ _SUBCOMMANDS: dict[str, str] = {
     "demo": "qbo_pipeline.source.cli:demo",
     "run": "qbo_pipeline.local:run_command",
     "ui": "qbo_pipeline.local:ui_command",
+    "connect": "qbo_pipeline.operator.connect:connect_command",
+    "disconnect": "qbo_pipeline.operator.connect:disconnect_command",
+    "doctor": "qbo_pipeline.operator.doctor:doctor_command",
+    "status": "qbo_pipeline.operator.status:status_command",
+    "failed": "qbo_pipeline.operator.failed:failed_group",
+    "link": "qbo_pipeline.operator.records:link_command",
+    "unlink": "qbo_pipeline.operator.records:unlink_command",
+    "sync": "qbo_pipeline.operator.records:sync_command",
+    "unlock": "qbo_pipeline.operator.records:unlock_command",
 }
 
 
