@@ -58,8 +58,9 @@ def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
     Returns ``(conformed, failures)`` where failures has columns ``row`` (position),
     ``column``, ``check`` (``not_a_number``, ``not_a_date``, ``not_a_boolean``) and ``value``.
-    Optional columns the source does not have are added empty; a missing required column
-    raises :class:`SchemaMismatchError`.
+    Optional columns the source does not have are added empty (or with the model default,
+    e.g. ``line_no`` 1, ``active`` true); a missing required column raises
+    :class:`SchemaMismatchError`.
     """
     entity = ENTITIES[table]
     frame = frame.reset_index(drop=True)
@@ -70,6 +71,9 @@ def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         if name not in frame.columns:
             if kind == "bool" and column.default is not None:
                 out[name] = pd.Series(bool(column.default.arg), index=frame.index)
+                continue
+            if kind == "int" and column.default is not None:
+                out[name] = pd.Series(int(column.default.arg), index=frame.index, dtype="int64")
                 continue
             if column.nullable and not column.primary_key:
                 out[name] = pd.Series(np.nan if kind == "number" else None, index=frame.index,
