@@ -9,6 +9,7 @@ frame comes in a :class:`TransformContext`.
 from __future__ import annotations
 
 import importlib
+import logging
 
 import pandas as pd
 
@@ -22,6 +23,8 @@ from qbo_pipeline.transform.items import build_items
 from qbo_pipeline.transform.payments import build_payments, deposit_accounts
 from qbo_pipeline.transform.refund_receipts import build_refund_receipts
 from qbo_pipeline.transform.rules import LIMITS
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "LIMITS",
@@ -60,4 +63,7 @@ def build_payloads(entity: str, valid: dict[str, pd.DataFrame], config: Pipeline
     if missing:
         raise ValueError(f"build_payloads({entity!r}) needs the frame(s) {missing} (have {sorted(valid)})")
     builder = getattr(importlib.import_module(f"qbo_pipeline.transform.{module_name}"), function_name)
-    return builder(*(valid[t] for t in tables), config, context)
+    result = builder(*(valid[t] for t in tables), config, context)
+    log.info("%s: %d payload(s), %d skipped by rule, %d value(s) normalised", entity, len(result.payloads),
+             len(result.skipped), len(result.normalisations))
+    return result
