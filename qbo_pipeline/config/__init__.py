@@ -76,6 +76,7 @@ class OptionsConfig(_Section):
     name_max_length: int = Field(100, ge=1, le=500)
     description_max_length: int = Field(4000, ge=1, le=4000)
     home_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    max_quarantine_rate: float = Field(0.05, ge=0.0, le=1.0)
 
 
 class AccountsConfig(_Section):
