@@ -40,7 +40,7 @@ def test_spec_lists_the_emulated_endpoints():
 
 
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, derandomize=True,
+@settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_no_input_causes_a_server_error(case, fuzz_target):
     url, access_token = fuzz_target
