@@ -10,6 +10,9 @@ quarantined rows, and the one-export-per-company lock.
 from __future__ import annotations
 
 import logging
+import os
+import re
+import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,6 +33,28 @@ LINK_FIELDS = (
 
 class ExportLockedError(RuntimeError):
     """Another export of the same company holds the lock."""
+
+
+# The lock's owner names its process, so a lock left by a killed run can be recognised.
+_HOLDER = re.compile(r"\[pid (\d+) on (.+)\]$")
+
+
+def _holder_tag() -> str:
+    return f"[pid {os.getpid()} on {socket.gethostname()[:60]}]"
+
+
+def _holder_is_gone(owner: str) -> bool:
+    """True when the owner names a process on this machine that no longer exists."""
+    match = _HOLDER.search(owner or "")
+    if not match or match.group(2) != socket.gethostname()[:60]:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but belongs to someone else
+        return False
+    return False
 
 
 def utcnow() -> datetime:
@@ -309,9 +334,25 @@ class Ledger:
         with self.begin() as conn:
             return conn.execute(t.delete().where(t.c.company == company)).rowcount > 0
 
+    def _take_over_dead_lock(self, company: str) -> bool:
+        """Remove the lock of a run whose process died (killed, machine crash); True if removed."""
+        holder = self.export_lock(company)
+        if not holder or not _holder_is_gone(holder["owner"]):
+            return False
+        t = self.tables["export_locks"]
+        with self.begin() as conn:
+            removed = conn.execute(t.delete().where(t.c.company == company, t.c.owner == holder["owner"])).rowcount > 0
+        if removed:
+            log.warning("company %s: took over the export lock of %s (since %s): its process has ended",
+                        company, holder["owner"], holder["acquired_at"])
+        return removed
+
     @contextmanager
     def export_locked(self, company: str, owner: str) -> Iterator[None]:
-        if not self.acquire_export_lock(company, owner):
+        owner = f"{owner} {_holder_tag()}"
+        if not self.acquire_export_lock(company, owner) and not (
+            self._take_over_dead_lock(company) and self.acquire_export_lock(company, owner)
+        ):
             holder = self.export_lock(company) or {}
             raise ExportLockedError(
                 f"company {company!r} is being exported by {holder.get('owner')} since {holder.get('acquired_at')}; "
