@@ -1,0 +1,107 @@
+"""`qbo-pipeline doctor` against a real sandbox company, and its rules as a pure function."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+
+from qbo_pipeline.config import load_config
+from qbo_pipeline.defs.resources import PipelineResource
+from qbo_pipeline.operator.doctor import (
+    ERROR,
+    OK,
+    WARNING,
+    CompanyFacts,
+    build_doctor_check,
+    doctor_findings,
+)
+from qbo_pipeline_tests.operator.operator_helpers import OperatorEnv
+
+
+def _by_check(data: dict) -> dict[str, dict]:
+    return {f["check"]: f for f in data["findings"]}
+
+
+def _good_preferences(env: OperatorEnv, **extra: dict) -> None:
+    prefs = {"SalesFormsPrefs": {"CustomTxnNumbers": True, "AutoApplyCredit": False}, **extra}
+    env.sandbox.admin("POST", f"companies/{env.sandbox.realm}/preferences", prefs)
+
+
+def test_doctor_flags_the_sample_company_settings_with_their_fix(connected_env: OperatorEnv) -> None:
+    code, data = connected_env.invoke_json("doctor")
+    assert code == 1 and data["ok"] is False
+    found = _by_check(data)
+    assert found["custom_txn_numbers"]["severity"] == ERROR and "Custom transaction numbers" in found["custom_txn_numbers"]["fix"]
+    assert found["auto_apply_credits"]["severity"] == ERROR and "Automatically apply credits: Off" in found["auto_apply_credits"]["fix"]
+    assert found["connection"]["severity"] == OK and data["connection"]["status"] == "connected"
+    assert found["refresh_token"]["severity"] == OK and found["minor_version"]["message"].startswith("requests pin minorversion=75")
+    # the demo has one EUR invoice for a USD customer: quarantined, so only a warning
+    assert found["currencies"]["severity"] == WARNING and "EUR" in found["currencies"]["message"]
+    assert set(data["counts"]) == {"ok", "warning", "error"} and data["counts"]["error"] == 2
+
+
+def test_doctor_passes_once_fixed_and_warns_about_a_closed_period(connected_env: OperatorEnv) -> None:
+    _good_preferences(connected_env, AccountingInfoPrefs={"BookCloseDate": "2024-06-30"})
+    result = connected_env.invoke("doctor")
+    assert result.exit_code == 0, result.output
+    assert "[WARN] book_close_date: the books are closed through 2024-06-30" in result.stdout
+    assert "fix: move the closing date before 2024-01-01" in result.stdout
+    assert "0 error(s)" in result.stdout
+
+
+def test_doctor_checks_mapped_tax_codes_and_foreign_customers(connected_env: OperatorEnv) -> None:
+    _good_preferences(connected_env)
+    text = connected_env.config_path.read_text() + "taxes:\n  mode: mapped\n  map: {S: California, R: Reduced}\n"
+    connected_env.config_path.write_text(text)
+    ledger_source = connected_env.root / "source.db"
+    import sqlite3
+
+    with sqlite3.connect(ledger_source) as db:
+        db.execute("update customers set currency = 'CAD' where id = (select min(id) from customers)")
+    code, data = connected_env.invoke_json("doctor", "--only", "tax_codes", "--only", "currencies")
+    found = _by_check(data)
+    assert code == 1 and set(found) == {"tax_codes", "currencies"}
+    assert "missing: Reduced" in found["tax_codes"]["message"] and "California" in found["tax_codes"]["fix"]
+    assert any(f["severity"] == ERROR and "CAD" in f["message"] and "multicurrency is off" in f["message"]
+               for f in data["findings"] if f["check"] == "currencies")
+
+
+def test_doctor_without_a_connection_exits_3(operator_env: OperatorEnv) -> None:
+    code, data = operator_env.invoke_json("doctor")
+    assert code == 3
+    assert _by_check(data)["connection"]["severity"] == ERROR
+    assert "qbo-pipeline connect" in _by_check(data)["connection"]["fix"]
+
+
+def test_refresh_token_expiry_rules() -> None:
+    config = load_config()
+    now = time.time()
+    base = {"status": "connected", "realm_id": "1", "access_expires_in": -5}
+    soon = doctor_findings(CompanyFacts({**base, "refresh_expires_at": now + 3 * 86400}, now=now), config,
+                           only=("refresh_token", "access_token"))
+    assert [(f.check, f.severity) for f in soon] == [("access_token", OK), ("refresh_token", WARNING)]
+    assert "expires in 3 day(s)" in soon[1].message
+    hard = doctor_findings(CompanyFacts({**base, "refresh_expires_at": now + 90 * 86400,
+                                         "refresh_hard_expires_at": now - 1}, now=now), config, only=("refresh_token",))
+    assert hard[0].severity == ERROR
+    gone = doctor_findings(CompanyFacts({"status": "needs_reconnect", "message": "invalid_grant"}, now=now), config)
+    assert gone[0].severity == ERROR and "reconnect" in gone[0].fix
+    assert {f.check for f in gone} == {"connection", "minor_version"}  # nothing else is knowable
+
+
+def test_doctor_as_a_dagster_asset_check(connected_env: OperatorEnv) -> None:
+    @dg.asset(key=["demo", "qbo_customers"])
+    def qbo_customers() -> None:
+        return None
+
+    check = build_doctor_check("demo", dg.AssetKey(["demo", "qbo_customers"]))
+    result = dg.materialize([qbo_customers, check], resources={"pipeline": PipelineResource(
+        config_path=str(connected_env.config_path))}, raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 1
+    evaluation = evaluations[0]
+    assert evaluation.check_name == "qbo_company_preflight" and evaluation.passed is False
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["errors"].value == 2
+    assert "custom_txn_numbers" in evaluation.metadata["findings"].value
