@@ -276,7 +276,7 @@ class ExportEngine:
                 if not batchable:
                     return None
                 limiter = self.client.limiter
-                if self.use_batches and len(batchable) > 1 and (limiter is None or limiter.batch_room()):
+                if self.use_batches and len(batchable) > 1 and (limiter is None or limiter.reserve_batch()):
                     return [batchable.popleft() for _ in range(min(self.batch_size, len(batchable)))]
                 return [batchable.popleft()]
 
@@ -406,7 +406,12 @@ class ExportEngine:
             bid = f"b{number}"
             rids[bid] = (step, body, self._request_id(step, step.action))
             entity_items.append({"bId": bid, "operation": operation, step.payload.entity: self._body_for(step, body)})
-        if not entity_items:
+        if len(entity_items) < 2:  # nothing (or one record) left to batch: give the batch place back
+            if self.client.limiter is not None:
+                self.client.limiter.cancel_batch_reservation()
+            for item in entity_items:
+                step, body, _ = rids[item["bId"]]
+                self._send_single(step, body)
             return
         batch_rid = hashlib.sha256("|".join(sorted(r[2] for r in rids.values())).encode()).hexdigest()[:36]
         self.ledger.outbox_add(self.company, [

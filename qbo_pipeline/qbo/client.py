@@ -143,7 +143,7 @@ class QboClient:
         if response.status_code >= 400:
             error = parse_fault(response)
             if isinstance(error, ThrottleError) and self.limiter is not None:
-                self.limiter.pause(error.retry_after or self.backoff_initial * 4)
+                self.limiter.pause(error.retry_after or self.limiter.throttle_pause())
             raise error
         try:
             data = response.json()

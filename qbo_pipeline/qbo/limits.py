@@ -71,8 +71,13 @@ class RateLimiter:
         self._slots = threading.BoundedSemaphore(self.limits.concurrent)
         self._cond = threading.Condition()
         self._paused_until = 0.0
+        self._reservations: deque[float] = deque()  # batch places claimed, not yet admitted
+        self._throttles: deque[float] = deque()
+        self._second = second
+        self._minute = minute
         self.admitted = 0
         self.admitted_batches = 0
+        self.throttled = 0
 
     def _wait_time(self, batch: bool, now: float) -> float:
         windows = self._all + ([self._batch] if batch else [])
@@ -88,15 +93,58 @@ class RateLimiter:
                         window.times.append(now)
                     if batch:
                         self._batch.times.append(now)
+                        if self._reservations:
+                            self._reservations.popleft()
                         self.admitted_batches += 1
                     self.admitted += 1
                     return
                 self._cond.wait(delay)
 
+    def _free_batches(self, now: float) -> int:
+        self._batch.wait_time(now)  # drops expired marks
+        while self._reservations and self._reservations[0] <= now - self._minute:
+            self._reservations.popleft()  # a claim never used (its request failed before sending)
+        return self.limits.batches_per_minute - len(self._batch.times) - len(self._reservations)
+
     def batch_room(self) -> bool:
         """Whether a batch request could go now without waiting on the batch window."""
         with self._cond:
-            return self._batch.wait_time(time.monotonic()) <= 0 and self._paused_until <= time.monotonic()
+            now = time.monotonic()
+            return self._free_batches(now) > 0 and self._paused_until <= now
+
+    def reserve_batch(self) -> bool:
+        """Claim room for one batch in the batch window (consumed when the batch is admitted).
+
+        Lets a caller choose between a batch and a single request without several threads
+        all picking a batch for the last free place and then waiting a minute for it.
+        """
+        with self._cond:
+            now = time.monotonic()
+            if self._free_batches(now) <= 0:
+                return False
+            self._reservations.append(now)
+            return True
+
+    def cancel_batch_reservation(self) -> None:
+        with self._cond:
+            if self._reservations:
+                self._reservations.pop()
+            self._cond.notify_all()
+
+    def throttle_pause(self) -> float:
+        """How long to pause after a 429: one second-window, doubling with each 429 in the last minute.
+
+        With the windows kept, a 429 comes from requests reaching QBO bunched, so a short pause
+        suffices; repeated ones (another client on the same company) back off towards QBO's
+        "wait 60 seconds".
+        """
+        with self._cond:
+            now = time.monotonic()
+            while self._throttles and self._throttles[0] <= now - self._minute:
+                self._throttles.popleft()
+            self._throttles.append(now)
+            self.throttled += 1
+            return min(self._second * 2 ** (len(self._throttles) - 1), self._minute)
 
     @contextmanager
     def slot(self, *, batch: bool = False) -> Iterator[None]:

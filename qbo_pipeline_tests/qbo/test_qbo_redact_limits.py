@@ -78,3 +78,16 @@ def test_limiter_batch_window_and_pause():
         pass
     assert time.monotonic() - start >= 0.09
     assert Limits().writes_per_minute_ceiling == 1660
+
+
+def test_batch_reservations_and_throttle_pause_escalation():
+    limiter = RateLimiter(Limits(batches_per_minute=2), time_scale=60)  # a minute = 1 s
+    assert limiter.reserve_batch() and limiter.reserve_batch()
+    assert not limiter.reserve_batch() and not limiter.batch_room()
+    with limiter.slot(batch=True):  # consumes a reservation, fills the window
+        pass
+    assert not limiter.reserve_batch()
+    limiter.cancel_batch_reservation()  # the second claim is given back: one place free again
+    assert limiter.batch_room() and limiter.reserve_batch() and not limiter.reserve_batch()
+    first, second = limiter.throttle_pause(), limiter.throttle_pause()
+    assert second == 2 * first and first <= 1 / 60 * 1.02 + 0.03
