@@ -608,7 +608,14 @@ class ExportEngine:
         message = error.describe()
         if unknown:
             message += " — outcome unknown; the next run looks the record up in QBO before creating it again"
-        self._finish(step, "failed", message=message, hint=error.hint, code=error.code,
+        hint = error.hint
+        text = f"{error.message} {error.detail}".lower()
+        if step.action in (VOID, DELETE) and ("applied" in text or "linked" in text):
+            hint = (f"A payment or credit memo still applies to this {step.payload.entity} in QBO, and QBO refuses to "
+                    f"{step.action} a paid transaction. Once the source payment no longer applies to it (exported "
+                    "with the payments, which run before removals in one export) the next run succeeds; or unapply "
+                    "the payment in QBO.")
+        self._finish(step, "failed", message=message, hint=hint, code=error.code,
                      tid=error.intuit_tid, request_id=request_id)
 
     def _finish_blocked(self, step: Step, reason: str, parent: tuple[str, str] | None = None) -> None:

@@ -123,3 +123,13 @@ def test_existing_invoice_found_by_doc_number(qbo):
     assert report.counts["linked"] == 1 and report.counts["created"] == 0, report.as_dict()
     assert qbo.ledger.get_link("demo", "Invoice", "X1")["qbo_id"] == existing["Id"]
     assert len(qbo.client.find("Invoice", "DocNumber", "T-X1")) == 1
+
+
+def test_voiding_a_paid_invoice_fails_with_the_unapply_hint(qbo):
+    qbo.engine().export([customer("C1", "Paid Customer"), invoice("I1", "C1", 40.0),
+                         payment("PAY1", "C1", {"I1": 40.0}, 40.0)])
+    report = qbo.engine().export([invoice("I1", "C1", 40.0, action="void")])  # the payment still applies
+    result = next(r for r in report.results if r.source_id == "I1")
+    assert result.outcome == "failed" and "payment" in result.hint and "unapply" in result.hint
+    assert qbo.ledger.get_link("demo", "Invoice", "I1")["status"] == "failed"
+    assert qbo.ledger.get_link("demo", "Invoice", "I1")["qbo_id"]  # still linked: the void is retried later
