@@ -44,9 +44,10 @@ _ENTITY_NAMES = {
 class OperatorError(click.ClickException):
     """A command that cannot do what was asked; carries its exit code."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_FINDINGS) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_FINDINGS, *, data: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.data = data or {}  # extra fields for the --json error object
 
 
 def qbo_entity_name(value: str) -> str:
@@ -118,7 +119,7 @@ def operator_command(func: Callable[..., Any]) -> Callable[..., Any]:
                 return func(invocation, *args, **kwargs)
         except OperatorError as exc:
             if as_json:
-                emit_json({"ok": False, "error": exc.message, "exit_code": exc.exit_code})
+                emit_json({"ok": False, **exc.data, "error": exc.message, "exit_code": exc.exit_code})
             raise
 
     return wrapper
