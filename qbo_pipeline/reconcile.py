@@ -44,6 +44,7 @@ class ReconcileResult:
     found_count: int = 0
     expected_total: float = 0.0
     found_total: float = 0.0
+    not_exported: int = 0
     mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -58,42 +59,55 @@ class ReconcileResult:
 
 
 def reconcile(session: Any, qbo_entity: str, payloads: list[Payload], *, dry_run: bool = False) -> ReconcileResult:
-    """Compare exported payloads with the records QuickBooks returns for their linked Ids."""
+    """Compare exported payloads with the records QuickBooks returns for their linked Ids.
+
+    Payloads are compared per their own QBO entity (a credit's run also carries the zero
+    Payment that applies it). In a dry run nothing new was written, so only records already
+    exported with this very payload are compared; planned creates and updates are not mismatches.
+    """
     result = ReconcileResult()
-    if dry_run:
-        return result
-    links = session.ledger.links(session.company_key, qbo_entity)
+    by_entity: dict[str, list[Payload]] = {}
+    for payload in payloads:
+        by_entity.setdefault(payload.entity or qbo_entity, []).append(payload)
+    for entity, group in sorted(by_entity.items()):
+        _reconcile_entity(session, entity, group, dry_run, result)
+    result.expected_total = round(result.expected_total, 2)
+    result.found_total = round(result.found_total, 2)
+    return result
+
+
+def _reconcile_entity(session: Any, entity: str, payloads: list[Payload], dry_run: bool, result: ReconcileResult) -> None:
+    links = session.ledger.links(session.company_key, entity)
     expected: dict[str, tuple[Payload, Decimal]] = {}
     for payload in payloads:
-        link = links.get((qbo_entity, payload.source_id))
+        link = links.get((entity, payload.source_id))
         if payload.action == "delete":
             continue
-        result.expected_count += 1
-        total = expected_total(payload)
-        result.expected_total += float(total)
-        if not link or not link.get("qbo_id"):
-            result.mismatches.append({"source_id": payload.source_id, "qbo_id": None, "problem": "not exported"})
+        if dry_run and not (link and link.get("qbo_id") and link.get("payload_hash") == payload.hash):
             continue
+        if not link or not link.get("qbo_id"):
+            result.not_exported += 1  # failed or blocked: the no_failed_or_blocked check reports it
+            continue
+        total = expected_total(payload)
+        result.expected_count += 1
+        result.expected_total += float(total)
         expected[str(link["qbo_id"])] = (payload, total)
     found: dict[str, dict[str, Any]] = {}
     ids = sorted(expected)
     for start in range(0, len(ids), IDS_PER_QUERY):
         chunk = ids[start : start + IDS_PER_QUERY]
         where = "Id IN (" + ", ".join(f"'{i}'" for i in chunk) + ")"
-        for record in session.client.query_all(qbo_entity, where):
+        for record in session.client.query_all(entity, where):
             found[str(record["Id"])] = record
     for qbo_id, (payload, total) in expected.items():
         record = found.get(qbo_id)
         if record is None:
-            result.mismatches.append({"source_id": payload.source_id, "qbo_id": qbo_id, "problem": "missing in QuickBooks"})
+            result.mismatches.append({"source_id": payload.source_id, "qbo_id": qbo_id, "problem": f"{entity} missing in QuickBooks"})
             continue
         result.found_count += 1
         actual = _cents(record.get("TotalAmt"))
         result.found_total += float(actual)
         if abs(actual - total) > TOLERANCE:
             result.mismatches.append(
-                {"source_id": payload.source_id, "qbo_id": qbo_id, "problem": f"TotalAmt {actual} in QuickBooks, {total} exported"}
+                {"source_id": payload.source_id, "qbo_id": qbo_id, "problem": f"{entity} TotalAmt {actual} in QuickBooks, {total} exported"}
             )
-    result.expected_total = round(result.expected_total, 2)
-    result.found_total = round(result.found_total, 2)
-    return result

@@ -38,12 +38,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 MASTER_ENTITIES = ("customers", "products")
 TRANSACTION_ENTITIES = ("invoices", "credits", "payments", "refunds")
 
-# The earliest and latest dates a window can name; used for the open ends of the
-# first and last partitions, so rows dated outside the partitioned range still land somewhere.
-OPEN_START = date(1, 1, 1)
-OPEN_END = date(9999, 12, 31)
-
-
 @dataclass(frozen=True)
 class Window:
     """A range of transaction dates, ``start <= d < end``; open ends reach the ends of time."""
@@ -53,8 +47,10 @@ class Window:
     open_start: bool = False
     open_end: bool = False
 
-    def as_reader_window(self) -> tuple[date, date]:
-        return (OPEN_START if self.open_start else self.start, OPEN_END if self.open_end else self.end)
+    def as_reader_window(self) -> tuple[date | None, date | None]:
+        """Open ends read as None: the first partition also takes undated and earlier rows,
+        the last one every later (future-dated) row, so no row falls outside every window."""
+        return (None if self.open_start else self.start, None if self.open_end else self.end)
 
     def __str__(self) -> str:
         left = "…" if self.open_start else self.start.isoformat()

@@ -284,7 +284,7 @@ def _export(
             transform.payloads, dry_run=run_config.dry_run, run_id=f"{context.run_id}:{asset_key.path[-1]}"
         )
         checks = [metadata.failed_check(report, asset_key=asset_key)]
-        if window is not None and not run_config.dry_run:
+        if window is not None:
             checks.append(metadata.reconciliation_check(session, qbo_entity, transform.payloads, report, asset_key=asset_key))
         meta = metadata.export_metadata(
             session, entity, qbo_entity, report, transform=transform, validation=validation, dry_run=run_config.dry_run

@@ -207,6 +207,7 @@ def reconciliation_check(session: Any, qbo_entity: str, payloads: list[Any], rep
             "found_count": result.found_count,
             "expected_total": dg.MetadataValue.float(result.expected_total),
             "found_total": dg.MetadataValue.float(result.found_total),
+            "not_exported": result.not_exported,
             "mismatches": dg.MetadataValue.md(_table(pd.DataFrame(result.mismatches), ["source_id", "qbo_id", "problem"])),
         },
     )

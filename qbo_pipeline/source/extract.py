@@ -14,7 +14,8 @@ Incremental rules (docs/canonical-model.md, "Incremental extraction"):
   touching the invoice row. Reading a child entity (``invoice_lines``) with ``since``,
   ``window`` or ``ids`` returns *all* children of the matching parents, so an invoice is
   always rebuilt from its complete set of lines. ``ids`` for a child entity are parent ids.
-- ``window=(start, end)`` selects by the entity's transaction date, ``start <= d < end``.
+- ``window=(start, end)`` selects by the entity's transaction date, ``start <= d < end``;
+  ``None`` leaves an end open, and an open start also selects rows with no date at all.
 """
 
 from __future__ import annotations
@@ -223,23 +224,32 @@ class SourceReader:
             condition = sa.or_(condition, m.c.id.in_(changed_children))
         return condition
 
-    def _window_condition(self, entity: str, m: sa.Subquery, window: tuple[date, date]) -> sa.ColumnElement[bool]:
+    def _window_condition(
+        self, entity: str, m: sa.Subquery, window: tuple[date | None, date | None]
+    ) -> sa.ColumnElement[bool]:
+        """``start <= d < end``; an open start (None) also takes rows with no date, so they are
+        validated (and quarantined) instead of never being read; an open end takes every later date."""
         column = model.ENTITIES[entity].txn_date_column
         if column is None:
             raise ValueError(f"{entity} has no transaction date, so it cannot be read by date window")
         start, end = window
-        if start >= end:
+        if start is not None and end is not None and start >= end:
             raise ValueError(f"empty window {start}..{end}: the end is exclusive and must be after the start")
-        return sa.and_(
-            m.c[column] >= sa.bindparam(None, start, type_=sa.Date),
-            m.c[column] < sa.bindparam(None, end, type_=sa.Date),
-        )
+        conditions = []
+        if start is not None:
+            conditions.append(m.c[column] >= sa.bindparam(None, start, type_=sa.Date))
+        if end is not None:
+            conditions.append(m.c[column] < sa.bindparam(None, end, type_=sa.Date))
+        condition = sa.and_(sa.true(), *conditions)
+        if start is None:
+            condition = sa.or_(condition, m.c[column].is_(None))
+        return condition
 
     def _statement(
         self,
         entity: str,
         since: datetime | None,
-        window: tuple[date, date] | None,
+        window: tuple[date | None, date | None] | None,
         ids: Sequence[str] | None,
     ) -> sa.Select | None:
         m = self._subquery(entity)
@@ -276,7 +286,7 @@ class SourceReader:
         entity: str,
         *,
         since: datetime | None = None,
-        window: tuple[date, date] | None = None,
+        window: tuple[date | None, date | None] | None = None,
         ids: Sequence[str] | None = None,
         chunksize: int | None = None,
     ) -> Iterator[pd.DataFrame]:
@@ -313,7 +323,7 @@ class SourceReader:
         entity: str,
         *,
         since: datetime | None = None,
-        window: tuple[date, date] | None = None,
+        window: tuple[date | None, date | None] | None = None,
         ids: Sequence[str] | None = None,
         chunksize: int | None = None,
     ) -> pd.DataFrame:
