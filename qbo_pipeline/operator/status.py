@@ -1,0 +1,264 @@
+"""``qbo-pipeline status``: where each entity stands, the last runs, and the export lock.
+
+Synced, failed, blocked and ignored come from the ledger's links. *Needs sync* is computed
+the way a run would decide it: the source rows are extracted, validated and transformed,
+and the planner compares each payload's hash with the ledger (a new or changed record
+needs sync). Customers and items are small lists and always evaluated whole; transactions
+are evaluated for the last ``--since`` days only (0 skips them), which bounds the cost on a
+large source. Quarantined counts the rows the most recent run quarantined per entity.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+import click
+
+from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.operator.common import (
+    EXIT_FINDINGS,
+    STUCK_AFTER_MINUTES,
+    Invocation,
+    OperatorError,
+    common_options,
+    describe_age,
+    emit,
+    lock_state,
+    operator_command,
+    qbo_entity_name,
+)
+from qbo_pipeline.transform.payload import EXPORT_ORDER, QBO_ENTITY_FOR_SOURCE
+
+log = logging.getLogger("qbo_pipeline.operator.status")
+
+SYNCED_STATUSES = ("exported", "linked", "deactivated", "voided", "deleted")
+NEEDS_SYNC_ACTIONS = ("create", "update", "deactivate", "void", "delete")
+# quarantine rows name canonical tables; child tables count for their parent's QBO entity
+_QBO_ENTITY_FOR_TABLE = {**QBO_ENTITY_FOR_SOURCE, "invoice_lines": "Invoice", "payment_applications": "Payment"}
+DEFAULT_SINCE_DAYS = 30
+
+
+def needs_sync(config: PipelineConfig, company_key: str, links: dict[tuple[str, str], dict[str, Any]],
+               *, since_days: int) -> dict[str, dict[str, int]]:
+    """Per QBO entity: how many source records a run would write now, and how many it would block."""
+    from qbo_pipeline.export import planner
+    from qbo_pipeline.sync import (
+        MASTER_ENTITIES,
+        TRANSACTION_ENTITIES,
+        Window,
+        extract_frames,
+        known_source_ids,
+        reader_for,
+        transform_context,
+        transform_valid,
+        validate_frames,
+    )
+
+    payloads = []
+    evaluated = list(MASTER_ENTITIES)
+    with reader_for(config, company_key) as reader:
+        frames = extract_frames(reader, MASTER_ENTITIES)
+        known = known_source_ids(reader, ["customers"])
+        validated = validate_frames(MASTER_ENTITIES, frames, known, config)
+        context = transform_context(config, company_key, MASTER_ENTITIES)
+        for result in transform_valid(MASTER_ENTITIES, validated, config, **context).values():
+            payloads += result.payloads
+        if since_days > 0:
+            today = date.today()
+            window = Window(today - timedelta(days=since_days), today + timedelta(days=1))
+            frames = extract_frames(reader, TRANSACTION_ENTITIES, window)
+            validated = validate_frames(TRANSACTION_ENTITIES, frames, known_source_ids(reader), config)
+            context = transform_context(config, company_key, TRANSACTION_ENTITIES, validated=validated)
+            for result in transform_valid(TRANSACTION_ENTITIES, validated, config, **context).values():
+                payloads += result.payloads
+            evaluated += list(TRANSACTION_ENTITIES)
+    plan = planner.plan(payloads, links, max_attempts=config.export.max_attempts)
+    counts = {QBO_ENTITY_FOR_SOURCE[e]: {"needs_sync": 0, "would_block": 0} for e in evaluated}
+    for step in plan.steps:
+        entity = counts.setdefault(step.payload.entity, {"needs_sync": 0, "would_block": 0})
+        if step.action in NEEDS_SYNC_ACTIONS:
+            entity["needs_sync"] += 1
+        elif step.action == "blocked":
+            entity["would_block"] += 1
+    return counts
+
+
+def quarantined_by_entity(ledger: Any, company_key: str) -> dict[str, dict[str, Any]]:
+    """Per QBO entity: rows quarantined by the most recent run that quarantined any of its rows."""
+    latest: dict[str, tuple[int, str]] = {}
+    rows_by_run: dict[tuple[str, str], set[str]] = {}
+    for row in ledger.quarantined(company=company_key):
+        if row.get("kind") not in (None, "row"):
+            continue
+        entity = _QBO_ENTITY_FOR_TABLE.get(row["entity"], row["entity"])
+        if entity not in latest or row["id"] > latest[entity][0]:
+            latest[entity] = (row["id"], row["run_id"])
+        rows_by_run.setdefault((entity, row["run_id"]), set()).add(str(row["source_id"]))
+    return {entity: {"count": len(rows_by_run[(entity, run_id)]), "run_id": run_id}
+            for entity, (_, run_id) in latest.items()}
+
+
+def company_status(config: PipelineConfig, company_key: str, *, since_days: int, with_source: bool,
+                   stuck_after: float, run_limit: int) -> dict[str, Any]:
+    """Everything `status` shows for one company, as plain data."""
+    from qbo_pipeline.ledger import Ledger
+    from qbo_pipeline.sync import open_vault
+
+    ledger = Ledger(config.ledger.url)
+    try:
+        counts = ledger.status_counts(company_key)
+        links = ledger.links(company_key) if with_source else {}
+        quarantined = quarantined_by_entity(ledger, company_key)
+        runs = ledger.runs(company_key, limit=run_limit)
+        lock = lock_state(ledger, company_key, stuck_after)
+        connection = open_vault(config, ledger).status(company_key)
+    finally:
+        ledger.dispose()
+    pending = needs_sync(config, company_key, links, since_days=since_days) if with_source else {}
+    entities: dict[str, dict[str, Any]] = {}
+    names = [e for e in EXPORT_ORDER if e in counts or e in pending or e in quarantined or e != "Account"]
+    for entity in names + sorted(set(counts) - set(names)):
+        by_status = counts.get(entity, {})
+        entities[entity] = {
+            "synced": sum(by_status.get(s, 0) for s in SYNCED_STATUSES),
+            "needs_sync": pending[entity]["needs_sync"] if entity in pending else None,
+            "failed": by_status.get("failed", 0),
+            "blocked": by_status.get("blocked", 0),
+            "quarantined": quarantined.get(entity, {}).get("count", 0),
+            "ignored": by_status.get("ignored", 0),
+            "skipped": by_status.get("skipped", 0),
+            "by_status": by_status,
+        }
+    return {
+        "company": company_key,
+        "connection": {k: connection.get(k) for k in ("status", "realm_id", "access_expires_in", "refresh_expires_at")},
+        "needs_sync_scope": {"master_data": "all" if with_source else None,
+                             "transactions_days": since_days if with_source and since_days > 0 else None},
+        "entities": entities,
+        "runs": [{k: run.get(k) for k in ("run_id", "status", "started_at", "finished_at", "dry_run", "write_requests",
+                                          "message")} | {"counts": {k: v for k, v in (run.get("counts") or {}).items() if v}}
+                 for run in runs],
+        "export_lock": lock,
+    }
+
+
+def record_status(config: PipelineConfig, company_key: str, entity: str, source_id: str) -> dict[str, Any] | None:
+    """One record's link, history of results, quarantine entries and "View in QuickBooks" link."""
+    from qbo_pipeline.ledger import Ledger
+    from qbo_pipeline.qbo.environments import app_url
+
+    ledger = Ledger(config.ledger.url)
+    try:
+        link = ledger.get_link(company_key, entity, source_id)
+        history = ledger.record_history(company_key, entity, source_id)
+        quarantine = [row for row in ledger.quarantined(company=company_key)
+                      if _QBO_ENTITY_FOR_TABLE.get(row["entity"], row["entity"]) == entity
+                      and str(row["source_id"]) == str(source_id)]
+    finally:
+        ledger.dispose()
+    if link is None and not history and not quarantine:
+        return None
+    company = config.company(company_key)
+    url = None
+    if link and link.get("qbo_id"):
+        try:
+            url = app_url(company.environment, company.base_url, entity, link["qbo_id"])
+        except ValueError:  # a local company without its sandbox address
+            url = None
+    link_view = None if link is None else {k: link.get(k) for k in (
+        "status", "qbo_id", "sync_token", "name", "manual", "attempts", "last_error", "error_code", "hint",
+        "intuit_tid", "payload_hash", "run_id", "updated_at")}
+    return {
+        "company": company_key, "entity": entity, "source_id": source_id, "link": link_view, "app_url": url,
+        "history": [{k: h.get(k) for k in ("at", "run_id", "action", "outcome", "qbo_id", "error_code", "message",
+                                           "hint", "intuit_tid")} for h in history],
+        "quarantine": [{k: q.get(k) for k in ("created_at", "run_id", "entity", "reason")} for q in quarantine],
+    }
+
+
+def _print_company(data: dict[str, Any]) -> None:
+    c = data["connection"]
+    click.echo(f"company {data['company']!r}: {c['status'] or 'not connected'}"
+               + (f" (realm {c['realm_id']})" if c.get("realm_id") else ""))
+    header = f"  {'entity':<14}{'synced':>8}{'needs sync':>12}{'failed':>8}{'blocked':>9}{'quarant.':>10}{'ignored':>9}"
+    click.echo(header)
+    for entity, row in data["entities"].items():
+        pending = "-" if row["needs_sync"] is None else str(row["needs_sync"])
+        click.echo(f"  {entity:<14}{row['synced']:>8}{pending:>12}{row['failed']:>8}{row['blocked']:>9}"
+                   f"{row['quarantined']:>10}{row['ignored']:>9}")
+    scope = data["needs_sync_scope"]
+    if scope["master_data"] is None:
+        click.echo("  needs sync: not computed (--no-source)")
+    elif scope["transactions_days"] is None:
+        click.echo("  needs sync: customers and items only (--since 0)")
+    else:
+        click.echo(f"  needs sync: customers and items, transactions of the last {scope['transactions_days']} day(s)")
+    lock = data["export_lock"]
+    if lock["state"] == "free":
+        click.echo("export lock: free")
+    else:
+        click.echo(f"export lock: {lock['state']} — held by {lock['owner']} for {describe_age(lock['age_seconds'])}"
+                   + ("; clear it with `qbo-pipeline unlock`" if lock["state"] == "stuck" else ""))
+    click.echo("last runs:" if data["runs"] else "last runs: none")
+    for run in data["runs"]:
+        counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items()) or "nothing to do"
+        started = run["started_at"].strftime("%Y-%m-%d %H:%M") if run["started_at"] else "-"
+        click.echo(f"  {started}  {run['status']:<8} {counts}  ({run['run_id']})")
+
+
+def _print_record(data: dict[str, Any]) -> None:
+    link = data["link"]
+    click.echo(f"{data['entity']} {data['source_id']} (company {data['company']!r})")
+    if link is None:
+        click.echo("  not in the ledger")
+    else:
+        click.echo(f"  status: {link['status']}" + (f", QBO Id {link['qbo_id']}" if link["qbo_id"] else "")
+                   + (f" ({link['name']})" if link["name"] else "") + (" [linked by hand]" if link["manual"] else ""))
+        if link["last_error"]:
+            click.echo(f"  last error: {link['last_error']}")
+        if link["hint"]:
+            click.echo(f"  hint: {link['hint']}")
+    if data["app_url"]:
+        click.echo(f"  View in QuickBooks: {data['app_url']}")
+    for q in data["quarantine"]:
+        click.echo(f"  quarantined {q['created_at']:%Y-%m-%d %H:%M} ({q['entity']}): {q['reason']}")
+    click.echo("  history:" if data["history"] else "  history: none")
+    for h in data["history"]:
+        click.echo(f"    {h['at']:%Y-%m-%d %H:%M:%S}  {h['action']:<10} {h['outcome']:<10}"
+                   + (f" QBO Id {h['qbo_id']}" if h["qbo_id"] else "") + (f"  {h['message']}" if h["message"] else ""))
+
+
+@click.command("status")
+@click.option("--record", nargs=2, metavar="ENTITY ID", default=None,
+              help="Show one record: its ledger link, history and View-in-QuickBooks link.")
+@click.option("--since", "since_days", type=click.IntRange(min=0), default=DEFAULT_SINCE_DAYS, show_default=True,
+              metavar="DAYS", help="Compute 'needs sync' for transactions dated in the last DAYS days (0: skip).")
+@click.option("--no-source", is_flag=True, help="Ledger only: do not read the source (no 'needs sync').")
+@click.option("--runs", "run_limit", type=click.IntRange(min=0), default=5, show_default=True,
+              help="How many recent runs to show.")
+@click.option("--stuck-after", type=click.FloatRange(min=0), default=STUCK_AFTER_MINUTES, show_default=True,
+              metavar="MINUTES", help="An export lock older than this counts as stuck.")
+@common_options
+@operator_command
+def status_command(invocation: Invocation, record: tuple[str, str] | None, since_days: int, no_source: bool,
+                   run_limit: int, stuck_after: float) -> None:
+    """Per entity: synced, needs sync, failed, blocked, quarantined; the last runs; the export lock.
+
+    Exit 1 when records failed or the export lock is stuck. With --record ENTITY ID, one
+    record's history and its QuickBooks link (exit 1 when the ledger does not know it).
+    """
+    if record:
+        entity = qbo_entity_name(record[0])
+        data = record_status(invocation.config, invocation.company_key, entity, record[1])
+        if data is None:
+            raise OperatorError(f"{entity} {record[1]} is not in the ledger of {invocation.company_key!r} (never "
+                                "exported, failed or quarantined)")
+        emit(invocation, data, lambda: _print_record(data))
+        return
+    data = company_status(invocation.config, invocation.company_key, since_days=since_days,
+                          with_source=not no_source, stuck_after=stuck_after, run_limit=run_limit)
+    emit(invocation, data, lambda: _print_company(data))
+    if any(row["failed"] for row in data["entities"].values()) or data["export_lock"]["state"] == "stuck":
+        raise click.exceptions.Exit(EXIT_FINDINGS)
