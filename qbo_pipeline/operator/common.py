@@ -83,13 +83,28 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (click's test runner swaps it per call)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _setup_logging() -> None:
     root = logging.getLogger()
-    if not any(getattr(h, "_qbo_operator", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler._qbo_operator = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise for an operator
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
 
