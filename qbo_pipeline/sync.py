@@ -121,14 +121,27 @@ def known_source_ids(reader: SourceReader, entities: Iterable[str] = ("customers
     return ids
 
 
+def customer_currencies(reader: SourceReader) -> dict[str, str | None]:
+    """Customer id -> currency (empty = home currency), so a transaction in another currency is caught."""
+    currencies: dict[str, str | None] = {}
+    for chunk in reader.iter_chunks("customers"):
+        currencies.update(zip(chunk["id"].astype(str), chunk["currency"].where(chunk["currency"].notna(), None), strict=True))
+    return currencies
+
+
 def validate_frames(
-    entities: Iterable[str], frames: dict[str, pd.DataFrame], known_ids: dict[str, set[str]], config: PipelineConfig
+    entities: Iterable[str],
+    frames: dict[str, pd.DataFrame],
+    known_ids: dict[str, set[str]],
+    config: PipelineConfig,
+    *,
+    currencies: dict[str, str | None] | None = None,
 ) -> dict[str, ValidationResult]:
     """Validate each entity's family; failing rows are quarantined, the rest continue."""
     results = {}
     for entity in entities:
         family = {table: frames[table] for table in FAMILIES[entity] if table in frames}
-        results[entity] = validate(entity, family, known_ids=known_ids, config=config)
+        results[entity] = validate(entity, family, known_ids=known_ids, config=config, customer_currencies=currencies)
     return results
 
 

@@ -199,7 +199,8 @@ def _transaction_assets(config: PipelineConfig, company: str) -> list[dg.AssetsD
         config = pipeline.load()
         with sync.reader_for(config, company) as reader:
             known = sync.known_source_ids(reader)
-        results = sync.validate_frames(sync.TRANSACTION_ENTITIES, frames, known, config)
+            currencies = sync.customer_currencies(reader)
+        results = sync.validate_frames(sync.TRANSACTION_ENTITIES, frames, known, config, currencies=currencies)
         for result in results.values():
             sync.record_quarantine(config, company, context.run_id, result.quarantine)
         yield dg.Output(results, metadata=metadata.validations_metadata(frames, results))

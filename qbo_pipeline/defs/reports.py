@@ -45,6 +45,7 @@ def build_sync_report(instance: dg.DagsterInstance, run: dg.DagsterRun, company:
         entities[name] = {f: int(_value(meta[f])) for f in COUNT_FIELDS if f in meta}
     totals = {f: sum(e.get(f, 0) for e in entities.values()) for f in COUNT_FIELDS}
     return {
+        "kind": "dagster_run",
         "company": company,
         "run_id": run.run_id,
         "job": run.job_name,
@@ -84,9 +85,15 @@ def report_markdown(report: dict[str, Any]) -> str:
 
 
 def record_sync_report(config: PipelineConfig, instance: dg.DagsterInstance, report: dict[str, Any]) -> None:
-    """Keep the report in the ledger and show it as a ``sync_reports`` materialization."""
+    """Keep the report in the ledger and show it as a ``sync_reports`` materialization (once per run)."""
     ledger = Ledger(config.ledger.url)
     try:
+        recorded = any(
+            r.get("run_id") == report["run_id"] and (r.get("report") or {}).get("kind") == "dagster_run"
+            for r in ledger.reports(report["company"], limit=200)
+        )
+        if recorded:
+            return
         ledger.save_report(report["company"], report["run_id"], report)
     finally:
         ledger.dispose()
