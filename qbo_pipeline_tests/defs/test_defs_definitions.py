@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 from qbo_pipeline.config import ConfigError, load_config
-from qbo_pipeline.defs.assets import COMPANY_TAG
 from qbo_pipeline.definitions import build_definitions, defs
+from qbo_pipeline.defs.assets import COMPANY_TAG
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,6 @@ from qbo_pipeline.ledger import Ledger
 from qbo_pipeline.source.demo import mutate_demo_db
 from qbo_pipeline.source.extract import SourceReader
 from qbo_pipeline.sync import TRANSACTION_ENTITIES
-
 from qbo_pipeline_tests.defs.conftest import SYNC_START
 
 
