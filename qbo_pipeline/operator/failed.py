@@ -172,12 +172,13 @@ def retry_command(invocation: Invocation, ids: tuple[str, ...], entity: str | No
 
 
 def _mark(invocation: Invocation, ids: tuple[str, ...], entity: str | None, kind: str | None, select_all: bool,
-          *, ignore: bool) -> list[dict[str, Any]]:
+          *, ignore: bool, from_ignored: bool = False) -> list[dict[str, Any]]:
     from qbo_pipeline.ledger import Ledger
 
     ledger = Ledger(invocation.config.ledger.url)
     try:
-        chosen = _selected(_queue(ledger, invocation.company_key), entity, ids, kind, select_all)
+        queue = _queue(ledger, invocation.company_key, ignored=from_ignored)
+        chosen = _selected(queue, entity, ids, kind, select_all)
         if ignore:
             ledger.save_links(invocation.company_key, [
                 {"entity": link["entity"], "source_id": link["source_id"], "status": IGNORED} for link in chosen])
@@ -212,16 +213,18 @@ def ignore_command(invocation: Invocation, ids: tuple[str, ...], entity: str | N
 
 @failed_group.command("clear")
 @_selection_options
+@click.option("--ignored", is_flag=True, help="Select among the ignored records instead (un-ignore them).")
 @common_options
 @operator_command
 def clear_command(invocation: Invocation, ids: tuple[str, ...], entity: str | None, kind: str | None,
-                  select_all: bool) -> None:
+                  select_all: bool, ignored: bool) -> None:
     """Remove the selected records from the queue; the next run exports them afresh.
 
     Records never created in QuickBooks lose their ledger entry (error and attempts);
-    records that exist there keep their link and are updated by the next run.
+    records that exist there keep their link and are updated by the next run. With
+    --ignored, the selection is made among ignored records, which puts them back.
     """
-    chosen = _mark(invocation, ids, entity, kind, select_all, ignore=False)
+    chosen = _mark(invocation, ids, entity, kind, select_all, ignore=False, from_ignored=ignored)
     data = {"ok": True, "company": invocation.company_key, "cleared": [
         {"entity": link["entity"], "source_id": link["source_id"], "qbo_id": link.get("qbo_id")} for link in chosen]}
     emit(invocation, data, lambda: click.echo(f"cleared {len(chosen)} record(s) from the failed queue"))

@@ -80,6 +80,10 @@ def test_ignore_and_clear_take_records_out_of_the_queue(failing_env: OperatorEnv
         assert ledger.get_link("demo", "Payment", "PAY000002")["status"] == "ignored"
     finally:
         ledger.dispose()
+    # clear --ignored puts an ignored record back (never in QBO: the next run starts it afresh)
+    code, data = failing_env.invoke_json("failed", "clear", "--ignored", "--entity", "payment", "PAY000002")
+    assert code == 0 and data["cleared"] == [{"entity": "Payment", "source_id": "PAY000002", "qbo_id": None}]
+    assert failing_env.invoke_json("failed", "list", "--ignored")[1]["total"] == 0
 
 
 def test_export_csv_writes_one_row_per_queued_record(failing_env: OperatorEnv, tmp_path) -> None:
