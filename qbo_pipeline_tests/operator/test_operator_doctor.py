@@ -105,3 +105,12 @@ def test_doctor_as_a_dagster_asset_check(connected_env: OperatorEnv) -> None:
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert evaluation.metadata["errors"].value == 2
     assert "custom_txn_numbers" in evaluation.metadata["findings"].value
+
+
+def test_doctor_after_quickbooks_revoked_the_grant_says_reconnect(connected_env: OperatorEnv) -> None:
+    connected_env.sandbox.admin("POST", "tokens/revoke", {"realm": connected_env.sandbox.realm})
+    connected_env.sandbox.admin("POST", "tokens/expire", {"realm": connected_env.sandbox.realm})
+    code, data = connected_env.invoke_json("doctor", "--no-source")
+    assert code == 3 and data["connection"]["status"] == "needs_reconnect"
+    connection = _by_check(data)["connection"]
+    assert connection["severity"] == ERROR and "qbo-pipeline connect" in connection["fix"]

@@ -112,3 +112,16 @@ def test_unlock_clears_a_stuck_lock_and_refuses_a_fresh_one(operator_env: Operat
         assert ledger.export_lock("demo") is None
     finally:
         ledger.dispose()
+
+
+def test_sync_while_another_export_holds_the_lock_is_refused(connected_env: OperatorEnv) -> None:
+    ledger = connected_env.ledger()
+    try:
+        ledger.start_run("demo", "r-busy")
+        assert ledger.acquire_export_lock("demo", "run r-busy")
+    finally:
+        ledger.dispose()
+    result = connected_env.invoke("sync", "--customer", "C00001")
+    assert result.exit_code == 1
+    assert "being exported by run r-busy" in result.stderr and "`qbo-pipeline unlock`" in result.stderr
+    assert _link(connected_env, "Customer", "C00001") is None
