@@ -64,16 +64,20 @@ class DemoExport:
 
 @pytest.fixture
 def demo_export_factory(tmp_path: Path) -> Iterator[Callable[..., DemoExport]]:
-    """``make(*sandbox_args, scale=) -> DemoExport``; sandbox processes stop at teardown."""
+    """``make(*sandbox_args, scale=, time_scale=, export_options=) -> DemoExport``; sandbox processes stop at teardown.
+
+    ``time_scale`` shrinks the export client's waits (its limiter's windows and 429 pauses)
+    the way ``--time-scale`` shrinks the sandbox's."""
     with contextlib.ExitStack() as stack:
 
-        def make(*sandbox_args: str, scale: float = DEMO_SCALE, name: str = "demo") -> DemoExport:
+        def make(*sandbox_args: str, scale: float = DEMO_SCALE, name: str = "demo", time_scale: float = 1.0,
+                 export_options: dict[str, Any] | None = None) -> DemoExport:
             workdir = tmp_path / name
             workdir.mkdir()
             source_url = f"sqlite:///{workdir}/source.db"
             init_demo_db(source_url, scale=scale, seed=DEMO_SEED)
             url = stack.enter_context(local_sandbox(workdir / "sandbox.sqlite3", extra_args=("--admin", *sandbox_args)))
-            setup = connect(workdir, source_url, url)
+            setup = connect(workdir, source_url, url, time_scale=time_scale, export_options=export_options)
             ledger = Ledger(setup.ledger_url)
             client = open_client(setup, ledger)
             try:

@@ -50,6 +50,7 @@ class ExportSetup:
     lock_dir: str
     realm: str
     time_scale: float = 1.0
+    export_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps(dataclasses.asdict(self)))
@@ -60,13 +61,15 @@ class ExportSetup:
         return cls(**json.loads(path.read_text()))
 
     def config(self) -> PipelineConfig:
-        return load_config(overrides={"source": {"url": self.source_url}, "ledger": {"url": self.ledger_url}})
+        return load_config(overrides={"source": {"url": self.source_url}, "ledger": {"url": self.ledger_url},
+                                      "export": self.export_options})
 
     def company(self) -> CompanyConfig:
         return CompanyConfig(key="demo", environment="local", base_url=self.sandbox_url)
 
 
-def connect(workdir: Path, source_url: str, sandbox_url: str, *, time_scale: float = 1.0) -> ExportSetup:
+def connect(workdir: Path, source_url: str, sandbox_url: str, *, time_scale: float = 1.0,
+            export_options: dict[str, Any] | None = None) -> ExportSetup:
     """Connect the demo company to the sandbox through the real OAuth flow; tokens go into the
     ledger's encrypted vault, which every export process then shares."""
     key = Fernet.generate_key().decode()
@@ -78,7 +81,7 @@ def connect(workdir: Path, source_url: str, sandbox_url: str, *, time_scale: flo
         realm = connect_headless(vault, CompanyConfig(key="demo", environment="local", base_url=sandbox_url))
     finally:
         ledger.dispose()
-    return ExportSetup(source_url, ledger_url, sandbox_url, key, str(lock_dir), realm, time_scale)
+    return ExportSetup(source_url, ledger_url, sandbox_url, key, str(lock_dir), realm, time_scale, export_options or {})
 
 
 @dataclass
