@@ -10,6 +10,7 @@ common client libraries do, into another fresh sandbox.
 
 Environment: ``QBO_BENCH_EXPORT_SCALE`` (demo size, default 1.0), ``QBO_BENCH_SINGLES``
 (records for the one-at-a-time run, default 3000; it is a rate, so a prefix suffices),
+``QBO_BENCH_CAPACITY`` (records for the limits-off capacity run, default 8000),
 ``QBO_BENCH_TIME_SCALES`` (comma-separated, default ``10,5``: 10 is the figure asked for; at
 10 the single sandbox process must serve ~280 writes/s, so 5 shows the engine where the
 sandbox's own CPU is not the limit).
@@ -68,20 +69,22 @@ def demo_payloads(workdir: Path, scale: float) -> tuple[list, dict[str, int]]:
 
 
 def export_once(workdir: Path, name: str, payloads: list, time_scale: float, *, use_batches: bool,
-                rerun: bool = False) -> dict:
+                rerun: bool = False, limits_off: bool = False) -> dict:
     """Export into a fresh sandbox process; returns written records, seconds and requests.
 
     With ``rerun`` the same payloads are exported a second time (nothing changed): its write
     requests and seconds are the cost of an incremental run.
     """
-    with local_sandbox(workdir / f"{name}.sqlite3", extra_args=("--time-scale", str(time_scale), "--admin")) as url:
+    extra = ("--time-scale", str(time_scale), "--admin") + (("--no-limits",) if limits_off else ())
+    unlimited = Limits(per_minute=10**9, per_second=10**9, batches_per_minute=10**9)
+    with local_sandbox(workdir / f"{name}.sqlite3", extra_args=extra) as url:
         ledger = Ledger(f"sqlite:///{workdir}/{name}_ledger.db")
         vault = TokenVault(ledger, Fernet.generate_key(), lock_dir=workdir / "locks")
         company = CompanyConfig(key="demo", environment="local", base_url=url)
         realm = connect_headless(vault, company)
         config = load_config(overrides={"export": {"use_batches": use_batches}})
-        client = QboClient(url, realm, vault.token_source(company), limiter=RateLimiter(time_scale=time_scale),
-                           time_scale=time_scale)
+        limiter = RateLimiter(unlimited if limits_off else None, time_scale=time_scale)
+        client = QboClient(url, realm, vault.token_source(company), limiter=limiter, time_scale=time_scale)
         engine = ExportEngine(client, ledger, config, "demo")
         started = time.monotonic()
         report = engine.export(payloads)
@@ -113,6 +116,7 @@ def export_once(workdir: Path, name: str, payloads: list, time_scale: float, *, 
 def run() -> list[Result]:
     scale = float(os.environ.get("QBO_BENCH_EXPORT_SCALE", "1.0"))
     singles_limit = int(os.environ.get("QBO_BENCH_SINGLES", "3000"))
+    capacity_limit = int(os.environ.get("QBO_BENCH_CAPACITY", "8000"))
     time_scales = [float(v) for v in os.environ.get("QBO_BENCH_TIME_SCALES", "10,5").split(",") if v.strip()]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     rows: list[Result] = []
@@ -129,6 +133,9 @@ def run() -> list[Result]:
         subset = [p for p in payloads if p.entity in ("Customer", "Item", "Invoice")][:singles_limit]
         single = export_once(workdir, "single", subset, time_scales[0], use_batches=False)
         log.info("one at a time: %s", single)
+        capacity_set = [p for p in payloads if p.entity in ("Customer", "Item", "Invoice")][:capacity_limit]
+        capacity = export_once(workdir, "capacity", capacity_set, time_scales[0], use_batches=True, limits_off=True)
+        log.info("sandbox capacity (limits off): %s", capacity)
     mix = ", ".join(f"{k} {v}" for k, v in counts.items())
     for time_scale, batched in runs:
         fraction = batched["per_minute"] / CEILING
@@ -152,6 +159,13 @@ def run() -> list[Result]:
     rows += [Result(f"speed-up of batches + singles over one request per record (--time-scale {ts:g})",
                     round(r["per_minute"] / single["per_minute"], 2) if single["per_minute"] else 0.0, "x")
              for ts, r in runs]
+    per_second = capacity["written"] / capacity["seconds"] if capacity["seconds"] else 0.0
+    needed = CEILING * first_scale / 60
+    rows.append(Result("sandbox capacity on this machine, limits off", round(per_second), "writes/s",
+                       f">= {needed:.0f} to allow the ceiling at --time-scale {first_scale:g}", per_second >= needed,
+                       note=f"{capacity['written']} customers/items/invoices in batches of 30 into a sandbox started "
+                            f"with --no-limits: the most this machine's sandbox process absorbs; "
+                            f"= {per_second * 60 / first_scale:.0f} writes per QBO-minute at --time-scale {first_scale:g}"))
     if first["again"]:
         again = first["again"]
         rows.append(Result("incremental run with nothing changed: write requests", again["write_requests"],
