@@ -91,7 +91,8 @@ def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
             bad = pd.Series(False, index=frame.index)
         elif kind in ("number", "int"):
             converted = pd.to_numeric(raw, errors="coerce").astype("float64")
-            bad = converted.isna() & raw.notna()
+            bad = (converted.isna() & raw.notna()) | np.isinf(converted)  # infinity is no amount either
+            converted = converted.where(~np.isinf(converted))
             if kind == "int":
                 if column.default is not None:
                     converted = converted.fillna(float(column.default.arg))

@@ -99,6 +99,8 @@ def _datetimes(values: Sequence[Any], entity: str, column: str) -> pd.Series:
     parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    # Dates beyond what nanosecond timestamps hold (year 2999, 0001) are treated as not dates.
+    parsed = parsed.where(parsed.isna() | ((parsed >= pd.Timestamp.min) & (parsed <= pd.Timestamp.max)))
     parsed = parsed.astype("datetime64[ns]")
     lost = int((parsed.isna() & raw.notna()).sum())
     if lost:
