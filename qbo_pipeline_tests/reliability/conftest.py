@@ -52,6 +52,11 @@ class DemoExport:
     def requests_made(self) -> int:
         return int(self.admin("GET", "requests").get(self.setup.realm, {}).get("total", 0))
 
+    def writes_made(self) -> int:
+        """Write requests (batches and single writes) the sandbox has answered for the company."""
+        counters = self.admin("GET", "requests").get(self.setup.realm, {})
+        return int(counters.get("batch", 0)) + int(counters.get("writes", 0))
+
     def actual(self, named_items: list[str]) -> Actual:
         ledger = Ledger(self.setup.ledger_url)
         client = open_client(self.setup, ledger)

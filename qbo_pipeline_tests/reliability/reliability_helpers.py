@@ -286,3 +286,73 @@ def assert_books_right(expected: Expected, actual: Actual) -> dict[str, Any]:
     assert not problems, "; ".join(problems)
     assert diff["expected"] == diff["found"] > 0
     return diff
+
+
+# ----------------------------------------------------------------------------- the hostile corpus
+
+CORPUS_FILE = Path(__file__).resolve().parent / "data" / "hostile_rows.jsonl"
+ROW_DEFAULTS = {"updated_at": "2026-03-10 12:00:00"}
+TABLE_DEFAULTS = {"customers": {"active": 1, "deleted": 0}, "products": {"active": 1, "taxable": 0, "deleted": 0},
+                  "invoices": {"deleted": 0}, "payments": {"deleted": 0}, "credits": {"deleted": 0},
+                  "refunds": {"deleted": 0}, "invoice_lines": {"line_no": 1}}
+
+
+@dataclass(frozen=True)
+class CorpusCase:
+    """One hostile input: the rows it adds to the canonical tables and what must become of it."""
+
+    case: str
+    expect: str  # quarantine | export
+    rows: dict[str, list[dict[str, Any]]]
+    gap: str = ""  # a known weakness: what happens instead of the expectation
+    note: str = ""
+
+    @property
+    def record(self) -> tuple[str, str]:
+        """The exported entity and source id the case is about (its first parent row)."""
+        for entity, table in (("customers", "customers"), ("products", "products"), ("invoices", "invoices"),
+                              ("payments", "payments"), ("credits", "credits"), ("refunds", "refunds")):
+            if table in self.rows:
+                return entity, str(self.rows[table][0]["id"])
+        raise ValueError(f"corpus case {self.case!r} has no parent row")
+
+
+def load_corpus(path: Path = CORPUS_FILE) -> list[CorpusCase]:
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            data = json.loads(line)
+            if data.get("expect") not in ("quarantine", "export"):
+                raise ValueError(f"{path}:{number}: expect must be quarantine or export")
+            cases.append(CorpusCase(data["case"], data["expect"], data["rows"], data.get("gap", ""),
+                                    data.get("note", "")))
+    return cases
+
+
+def _sql_value(value: Any) -> tuple[str, list[Any]]:
+    """SQL text and parameters for a corpus value, with the corpus' escapes for what JSON cannot hold."""
+    if isinstance(value, dict) and "$bytes_hex" in value:
+        bytes.fromhex(value["$bytes_hex"])  # checked here so a typo is a clear error
+        return f"CAST(X'{value['$bytes_hex']}' AS TEXT)", []  # text that is not UTF-8
+    if isinstance(value, dict) and "$float" in value:
+        return "?", [float(value["$float"])]
+    if isinstance(value, dict) and "$repeat" in value:
+        text, times = value["$repeat"]
+        return "?", [text * int(times)]
+    return "?", [value]
+
+
+def insert_corpus(sqlite_path: Path, cases: list[CorpusCase]) -> None:
+    """Write the hostile rows into a SQLite source, bypassing every type check on the way in
+    (SQLite keeps text in a numeric column as text, as a sloppy source system would)."""
+    import sqlite3
+
+    with sqlite3.connect(sqlite_path) as conn:
+        for case in cases:
+            for table, rows in case.rows.items():
+                for row in rows:
+                    full = {**ROW_DEFAULTS, **TABLE_DEFAULTS.get(table, {}), **row}
+                    parts = [_sql_value(v) for v in full.values()]
+                    sql = (f"INSERT INTO {table} ({', '.join(full)}) "
+                           f"VALUES ({', '.join(p[0] for p in parts)})")
+                    conn.execute(sql, [param for p in parts for param in p[1]])
