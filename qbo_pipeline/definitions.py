@@ -23,6 +23,7 @@ from qbo_pipeline.defs.sensors import (
     sync_report_on_failure,
     sync_report_on_success,
 )
+from qbo_pipeline.operator.doctor import build_doctor_check
 
 
 def default_resources(config: PipelineConfig) -> dict[str, Any]:
@@ -40,14 +41,18 @@ def build_definitions(config: PipelineConfig, *, resources: Mapping[str, Any] | 
     jobs: list[Any] = []
     sensors: list[Any] = [sync_report_on_success, sync_report_on_failure]
     schedules: list[Any] = []
+    checks: list[Any] = []
     for company in config.company_keys:
         assets += build_company_assets(config, company)
+        # the company pre-flight (`qbo-pipeline doctor`) as a check beside the first export
+        checks.append(build_doctor_check(company, dg.AssetKey([company, "qbo_customers"])))
         company_jobs = build_company_jobs(config, company)
         jobs += company_jobs
         sensors.append(build_source_sensor(config, company, company_jobs))
         schedules.append(build_nightly_reconciliation(config, company))
     return dg.Definitions(
         assets=assets,
+        asset_checks=checks,
         jobs=jobs,
         sensors=sensors,
         schedules=schedules,

@@ -85,6 +85,31 @@ def local_sandbox(data_file: Path, *, extra_args: tuple[str, ...] = ()) -> Itera
                     process.wait()
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the sandbox and Dagster processes are stopped on the way out."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+@contextlib.contextmanager
+def child_process(command: list[str]) -> Iterator[subprocess.Popen]:
+    """A child in its own process group, stopped (with its own children) on exit."""
+    process = subprocess.Popen(command, start_new_session=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 def local_environment(base_url: str) -> None:
     """Point the embedded company at the running sandbox with the sandbox's development app."""
     os.environ[LOCAL_URL_ENV] = base_url
@@ -133,6 +158,7 @@ def run_command(company_key: str | None, scale: float | None, reset: bool, dry_r
     from qbo_pipeline.runner import connect_headless_if_needed, export_once, print_summary
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    exit_cleanly_on_sigterm()
     if config_path:
         os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
     config = load_config()
@@ -167,6 +193,7 @@ def ui_command(port: int, config_path: str | None) -> None:
     from qbo_pipeline.runner import connect_headless_if_needed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    exit_cleanly_on_sigterm()
     if config_path:
         os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
     config = load_config()
@@ -183,5 +210,5 @@ def ui_command(port: int, config_path: str | None) -> None:
         workspace = project_root() / "workspace.yaml"
         command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace), "-p", str(port)]
         click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")
-        with contextlib.suppress(KeyboardInterrupt):
-            subprocess.run(command, check=False)
+        with contextlib.suppress(KeyboardInterrupt), child_process(command) as dagster:
+            dagster.wait()

@@ -41,6 +41,10 @@ def test_first_run_exports_demo_and_quarantines_bad_rows_without_blocking_others
     payments = _meta(instance, "demo", "qbo_payments")
     assert payments["created"] > 0
 
+    # the company pre-flight (qbo-pipeline doctor) ran beside the export, with its findings
+    preflight = latest_check(instance, ["demo", "qbo_customers"], "qbo_company_preflight")
+    assert preflight.description
+
     # the sync report reached the ledger and the sync_reports view
     report_event = instance.get_latest_materialization_event(SYNC_REPORTS_KEY)
     assert report_event is not None
