@@ -43,7 +43,9 @@ def test_first_run_exports_demo_and_quarantines_bad_rows_without_blocking_others
 
     # the company pre-flight (qbo-pipeline doctor) ran beside the export, with its findings
     preflight = latest_check(instance, ["demo", "qbo_customers"], "qbo_company_preflight")
-    assert preflight.description
+    findings = preflight.metadata["findings"].value
+    assert "| connection | ok |" in findings  # connected through OAuth just before
+    assert preflight.passed == (preflight.metadata["errors"].value + preflight.metadata["warnings"].value == 0)
 
     # the sync report reached the ledger and the sync_reports view
     report_event = instance.get_latest_materialization_event(SYNC_REPORTS_KEY)
