@@ -76,13 +76,7 @@ def local_sandbox(data_file: Path, *, extra_args: tuple[str, ...] = ()) -> Itera
                 time.sleep(0.1)
             yield ready_file.read_text().strip()
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop_process_group(process, timeout=10)
 
 
 def exit_cleanly_on_sigterm() -> None:
@@ -101,13 +95,19 @@ def child_process(command: list[str]) -> Iterator[subprocess.Popen]:
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process, timeout=30)
+
+
+def stop_process_group(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM a child's process group, SIGKILL it if it has not stopped within ``timeout``."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def local_environment(base_url: str) -> None:
