@@ -18,12 +18,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The Dagster instance folder with the project's instance file (Dagster requires it to exist).
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
 ## run: demo source + local QBO sandbox + one export through Dagster, then a summary
 run: $(STAMP)
 	$(BIN)/qbo-pipeline run
 
 ## test: lint, definitions load, the whole test suite
-test: $(STAMP)
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest
