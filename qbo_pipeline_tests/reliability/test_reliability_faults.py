@@ -7,11 +7,14 @@ mid-run. Two export runs: the first full history, then (after a simulated workin
 source: new invoices, edited customers, invoices and lines) a second one, which makes the
 updates that meet stale SyncTokens. QBO must end with every valid record exactly once and
 right; the faults survived are printed and recorded in the test report.
+
+``QBO_RELIABILITY_SOAK_SCALE`` (default 0.04, about 1,500 records) sizes the demo.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime
 
@@ -30,6 +33,7 @@ FAULT_ARGS = (
     "--fault-429", "0.10", "--fault-500", "0.025", "--fault-503", "0.025",
     "--fault-close-after-commit", "0.02", "--fault-one-name", "0.05", "--fault-stale-sync-token", "0.1",
 )  # fmt: skip
+SCALE = float(os.environ.get("QBO_RELIABILITY_SOAK_SCALE", "0.04"))  # 1.0 soaks the full demo (slow)
 SURVIVED_KINDS = ("rate_429", "rate_500", "rate_503", "close_after_commit", "one_name_at_a_time", "stale_sync_token")
 
 
@@ -38,7 +42,7 @@ def _export_expiring_tokens(demo, log_file, expire_after: tuple[int, ...]) -> tu
     start = demo.requests_made()
     process = spawn_export(demo.setup_file, log_file=log_file)
     pending, expired = list(expire_after), 0
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 150 * max(1.0, SCALE / 0.04)
     while process.poll() is None and time.monotonic() < deadline:
         if pending and demo.requests_made() - start >= pending[0]:
             pending.pop(0)
@@ -52,16 +56,16 @@ def _export_expiring_tokens(demo, log_file, expire_after: tuple[int, ...]) -> tu
     return json.loads(reports[-1].removeprefix("REPORT ")), expired
 
 
-@pytest.mark.timeout(280)
+@pytest.mark.timeout(int(280 * max(1.0, SCALE / 0.04)))
 def test_full_demo_exports_exactly_once_through_injected_faults(demo_export_factory, record_property):
     # The client's 429 pauses double up to a QBO minute; at time scale 100 that minute lasts 0.6 s.
     # Batches of 10 instead of 30 triple the write requests, so each fault meets more of them.
-    demo = demo_export_factory(*FAULT_ARGS, scale=0.04, time_scale=100, export_options={"batch_size": 10})
+    demo = demo_export_factory(*FAULT_ARGS, scale=SCALE, time_scale=100, export_options={"batch_size": 10})
     log_file = demo.workdir / "exports.log"
 
     first, expired_first = _export_expiring_tokens(demo, log_file, expire_after=(5, 25))
     assert first["counts"]["failed"] == 0, first["failed"]
-    assert first["counts"]["created"] > 1400
+    assert first["counts"]["created"] > 30_000 * SCALE
 
     day = mutate_demo_db(demo.setup.source_url, seed=5, new=15, edits=40, now=datetime(2026, 11, 21, 9, 0))
     second, expired_second = _export_expiring_tokens(demo, log_file, expire_after=(3,))
