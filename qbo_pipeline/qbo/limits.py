@@ -57,7 +57,7 @@ class RateLimiter:
     """Blocks callers until a request fits every QBO limit of one company."""
 
     def __init__(self, limits: Limits | None = None, *, time_scale: float = 1.0, margin: float = 0.01,
-                 skew: float = 0.02) -> None:
+                 skew: float = 0.03) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.limits = limits or Limits()
@@ -132,11 +132,10 @@ class RateLimiter:
             self._cond.notify_all()
 
     def throttle_pause(self) -> float:
-        """How long to pause after a 429: one second-window, doubling with each 429 in the last minute.
+        """How long to pause after a 429: one second-window, doubling after the third 429 in a minute.
 
         With the windows kept, a 429 comes from requests reaching QBO bunched, so a short pause
-        suffices; repeated ones (another client on the same company) back off towards QBO's
-        "wait 60 seconds".
+        suffices; many (another client on the same company) back off towards QBO's "wait 60 seconds".
         """
         with self._cond:
             now = time.monotonic()
@@ -144,7 +143,7 @@ class RateLimiter:
                 self._throttles.popleft()
             self._throttles.append(now)
             self.throttled += 1
-            return min(self._second * 2 ** (len(self._throttles) - 1), self._minute)
+            return min(self._second * 2 ** max(0, len(self._throttles) - 3), self._minute)
 
     @contextmanager
     def slot(self, *, batch: bool = False) -> Iterator[None]:

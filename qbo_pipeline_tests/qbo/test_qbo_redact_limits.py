@@ -89,5 +89,6 @@ def test_batch_reservations_and_throttle_pause_escalation():
     assert not limiter.reserve_batch()
     limiter.cancel_batch_reservation()  # the second claim is given back: one place free again
     assert limiter.batch_room() and limiter.reserve_batch() and not limiter.reserve_batch()
-    first, second = limiter.throttle_pause(), limiter.throttle_pause()
-    assert second == 2 * first and first <= 1 / 60 * 1.02 + 0.03
+    pauses = [limiter.throttle_pause() for _ in range(5)]
+    assert pauses[0] == pauses[1] == pauses[2] and pauses[3] == 2 * pauses[0] and pauses[4] == 4 * pauses[0]
+    assert pauses[0] <= 1 / 60 * 1.01 + 0.03 and limiter.throttled == 5
