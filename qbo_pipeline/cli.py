@@ -17,6 +17,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "demo": "qbo_pipeline.source.cli:demo",
     "run": "qbo_pipeline.local:run_command",
     "ui": "qbo_pipeline.local:ui_command",
+    "backfill": "qbo_pipeline.local:backfill_command",
     "connect": "qbo_pipeline.operator.connect:connect_command",
     "disconnect": "qbo_pipeline.operator.connect:disconnect_command",
     "doctor": "qbo_pipeline.operator.doctor:doctor_command",

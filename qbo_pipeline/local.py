@@ -17,7 +17,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -145,21 +147,30 @@ def reset_state(config: PipelineConfig) -> None:
             target.unlink()
 
 
-@click.command("run")
-@click.option("--company", "company_key", default=None, help="Company key from the configuration (default: all).")
-@click.option("--scale", type=float, default=None, help="Demo size when the demo database is built (1.0 = full demo).")
-@click.option("--reset", is_flag=True, help="Start from scratch: rebuild the demo source and forget sandbox, ledger and Dagster state.")
-@click.option("--dry-run", is_flag=True, help="Plan the export (create/update/skip with diffs) without writing to QuickBooks.")
-@click.option("--full", is_flag=True, help="Export every transaction day, not only the days changed since the last run.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults).")
-def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool, config_path: str | None) -> None:
-    """Run the export once through Dagster on the embedded defaults and print a summary.
+_CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults).",
+)
+_COMPANY_OPTION = click.option("--company", "company_key", default=None, help="Company key from the configuration (default: all).")
+_DRY_RUN_OPTION = click.option(
+    "--dry-run", is_flag=True, help="Plan the export (create/update/skip with diffs) without writing to QuickBooks."
+)
 
-    Builds the demo billing database if it is missing, starts the local QBO sandbox on a free
-    loopback port (when a company targets it), connects to it through OAuth, materializes the
-    export assets in the persistent Dagster instance and stops the sandbox again.
-    """
-    from qbo_pipeline.runner import connect_headless_if_needed, export_once, print_summary
+
+@dataclass
+class EmbeddedSession:
+    """What `run`, `backfill` and `ui` share: the configuration, the Dagster home and the sandbox data file."""
+
+    config: PipelineConfig
+    dagster_home: Path
+    sandbox_data: Path | None
+
+
+@contextlib.contextmanager
+def embedded_session(config_path: str | None, *, scale: float | None = None, reset: bool = False) -> Iterator[EmbeddedSession]:
+    """Prepare the embedded defaults: Dagster home, demo source, local sandbox (when a company
+    targets it) and connected companies; stop the sandbox on exit."""
+    from qbo_pipeline.runner import connect_headless_if_needed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     exit_cleanly_on_sigterm()
@@ -172,45 +183,76 @@ def run_command(company_key: str | None, scale: float | None, reset: bool, dry_r
     built = ensure_demo_source(config, scale=scale, reset=reset)
     if built:
         click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
-    sandbox_data = state_dir() / "sandbox.db"
-    local = uses_local_sandbox(config)
+    sandbox_data = state_dir() / "sandbox.db" if uses_local_sandbox(config) else None
     with contextlib.ExitStack() as stack:
-        if local:
+        if sandbox_data is not None:
             base_url = stack.enter_context(local_sandbox(sandbox_data))
             local_environment(base_url)
             click.echo(f"local QBO sandbox at {base_url} (data: {sandbox_data})")
             config = load_config()
-        keys = [company_key] if company_key else config.company_keys
-        for key in keys:
+        for key in config.company_keys:
             connect_headless_if_needed(config, key)
-        summaries = [export_once(config, key, dry_run=dry_run, full=full) for key in keys]
-    print_summary(summaries, dagster_home=home, sandbox_data=sandbox_data if local else None)
+        yield EmbeddedSession(config, home, sandbox_data)
+
+
+@click.command("run")
+@_COMPANY_OPTION
+@click.option("--scale", type=float, default=None, help="Demo size when the demo database is built (1.0 = full demo).")
+@click.option("--reset", is_flag=True, help="Start from scratch: rebuild the demo source and forget sandbox, ledger and Dagster state.")
+@_DRY_RUN_OPTION
+@click.option("--full", is_flag=True, help="Export every transaction day, not only the days changed since the last run.")
+@_CONFIG_OPTION
+def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool, config_path: str | None) -> None:
+    """Run the export once through Dagster on the embedded defaults and print a summary.
+
+    Builds the demo billing database if it is missing, starts the local QBO sandbox on a free
+    loopback port (when a company targets it), connects to it through OAuth, materializes the
+    export assets in the persistent Dagster instance and stops the sandbox again. The first run
+    exports the whole history; later runs only the days whose source rows changed.
+    """
+    from qbo_pipeline.runner import export_once, print_summary
+
+    with embedded_session(config_path, scale=scale, reset=reset) as session:
+        keys = [company_key] if company_key else session.config.company_keys
+        summaries = [export_once(session.config, key, dry_run=dry_run, full=full) for key in keys]
+    print_summary(summaries, dagster_home=session.dagster_home, sandbox_data=session.sandbox_data)
+    if any(s.failed_runs for s in summaries):
+        raise SystemExit(1)
+
+
+@click.command("backfill")
+@_COMPANY_OPTION
+@click.option("--from", "first_day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First transaction day (YYYY-MM-DD).")
+@click.option("--to", "last_day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last transaction day, included (YYYY-MM-DD).")
+@_DRY_RUN_OPTION
+@_CONFIG_OPTION
+def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry_run: bool, config_path: str | None) -> None:
+    """Export a range of transaction days (the historical export) from the command line.
+
+    Runs in the persistent Dagster instance, at most 92 days per run (the assets' backfill
+    policy), oldest first. Re-running a range converges with no writes for unchanged records.
+    (`dagster job backfill` would start one run per day instead.)
+    """
+    from qbo_pipeline.runner import export_days, print_summary
+
+    if last_day < first_day:
+        raise click.BadParameter("--to is before --from")
+    with embedded_session(config_path) as session:
+        keys = [company_key] if company_key else session.config.company_keys
+        summaries = [
+            export_days(session.config, key, first_day.date(), last_day.date(), dry_run=dry_run) for key in keys
+        ]
+    print_summary(summaries, dagster_home=session.dagster_home, sandbox_data=session.sandbox_data)
     if any(s.failed_runs for s in summaries):
         raise SystemExit(1)
 
 
 @click.command("ui")
 @click.option("--port", type=int, default=3000, show_default=True, help="Port of the Dagster UI.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults).")
+@_CONFIG_OPTION
 def ui_command(port: int, config_path: str | None) -> None:
     """Serve the Dagster UI (and daemon) on the embedded defaults, with the local sandbox alongside."""
-    from qbo_pipeline.runner import connect_headless_if_needed
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    exit_cleanly_on_sigterm()
-    if config_path:
-        os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
-    config = load_config()
-    prepare_dagster_home()
-    ensure_demo_source(config, scale=None, reset=False)
-    with contextlib.ExitStack() as stack:
-        if uses_local_sandbox(config):
-            base_url = stack.enter_context(local_sandbox(state_dir() / "sandbox.db"))
-            local_environment(base_url)
-            click.echo(f"local QBO sandbox at {base_url}")
-            config = load_config()
-        for key in config.company_keys:
-            connect_headless_if_needed(config, key)
+    with embedded_session(config_path):
         workspace = project_root() / "workspace.yaml"
         command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace), "-p", str(port)]
         click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import dagster as dg
 
 from qbo_pipeline import sync
 from qbo_pipeline.config import PipelineConfig
-from qbo_pipeline.defs.assets import COMPANY_TAG, TRANSACTION_EXPORTS
+from qbo_pipeline.defs.assets import BACKFILL_DAYS_PER_RUN, COMPANY_TAG, TRANSACTION_EXPORTS
 from qbo_pipeline.defs.jobs import export_job_name, master_job_name
 from qbo_pipeline.defs.partitions import clamp_to_partitions, transaction_partitions
 from qbo_pipeline.defs.reports import COUNT_FIELDS, build_sync_report, record_sync_report
@@ -102,40 +103,81 @@ def plan_runs(config: PipelineConfig, company_key: str, instance: dg.DagsterInst
             if not days:
                 return [], cursor, "no transactions in the source"
             start = clamp_to_partitions(partitions, min(days))
-            return [(start, partitions.get_last_partition_key())], cursor, "full history"
+            ranges = chunk_range(start, partitions.get_last_partition_key(), BACKFILL_DAYS_PER_RUN)
+            return ranges, cursor, "full history"
         requests, cursor, skip = source_change_requests(reader, partitions, company_key, previous)
     ranges = [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in requests if RANGE_START_TAG in r.tags]
     return ranges, cursor, skip or f"{len(ranges)} changed day range(s)"
 
 
+def chunk_range(first: str, last: str, days: int) -> list[tuple[str, str]]:
+    """``first`` .. ``last`` (daily keys, inclusive) as consecutive ranges of at most ``days`` days."""
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    ranges = []
+    while start <= end:
+        stop = min(start + timedelta(days=days - 1), end)
+        ranges.append((start.isoformat(), stop.isoformat()))
+        start = stop + timedelta(days=1)
+    return ranges
+
+
 def export_once(config: PipelineConfig, company_key: str, *, dry_run: bool = False, full: bool = False) -> CompanySummary:
-    """Materialize the export of one company in the persistent Dagster instance."""
+    """Materialize the export of one company in the persistent Dagster instance: the whole
+    history the first time (or with ``full``), else only the days changed since the last run."""
+    instance = dg.DagsterInstance.get()
+    ranges, cursor, why = plan_runs(config, company_key, instance, full=full)
+    log.info("company %s: %s", company_key, why)
+    extra_tags = {} if dry_run else {CURSOR_TAG: cursor}
+    return _execute(config, company_key, instance, ranges, why, dry_run=dry_run, extra_tags=extra_tags)
+
+
+def export_days(config: PipelineConfig, company_key: str, first: date, last: date, *, dry_run: bool = False) -> CompanySummary:
+    """Materialize the transaction days ``first`` .. ``last`` (a command-line backfill)."""
+    partitions = transaction_partitions(config)
+    start, end = clamp_to_partitions(partitions, first), clamp_to_partitions(partitions, last)
+    ranges = chunk_range(start, end, BACKFILL_DAYS_PER_RUN)
+    why = f"backfill of {start} .. {end} in {len(ranges)} run(s)"
+    log.info("company %s: %s", company_key, why)
+    return _execute(config, company_key, dg.DagsterInstance.get(), ranges, why, dry_run=dry_run, extra_tags={})
+
+
+def _execute(
+    config: PipelineConfig,
+    company_key: str,
+    instance: dg.DagsterInstance,
+    ranges: list[tuple[str, str]],
+    why: str,
+    *,
+    dry_run: bool,
+    extra_tags: dict[str, str],
+) -> CompanySummary:
     from qbo_pipeline.definitions import build_definitions
 
-    instance = dg.DagsterInstance.get()
     definitions = build_definitions(config)
-    ranges, cursor, why = plan_runs(config, company_key, instance, full=full)
     summary = CompanySummary(company_key, note=why)
-    base_tags = {COMPANY_TAG: company_key, RUNNER_TAG: "qbo-pipeline run"}
-    if not dry_run:
-        base_tags[CURSOR_TAG] = cursor
-    log.info("company %s: %s", company_key, why)
+    base_tags = {COMPANY_TAG: company_key, RUNNER_TAG: "qbo-pipeline"}
     if ranges:
         job = definitions.resolve_job_def(export_job_name(company_key))
         export_assets = ["qbo_customers", "qbo_items", *TRANSACTION_EXPORTS]
-        for start, end in ranges:
+        for index, (start, end) in enumerate(ranges):
             log.info("company %s: exporting transaction days %s .. %s", company_key, start, end)
+            # the source cursor goes on the last run only: if an earlier range fails, the next
+            # run starts again from the previous cursor and loses nothing
+            last = extra_tags if index == len(ranges) - 1 else {}
             result = job.execute_in_process(
                 instance=instance,
-                tags={**base_tags, RANGE_START_TAG: start, RANGE_END_TAG: end},
+                tags={**base_tags, **last, RANGE_START_TAG: start, RANGE_END_TAG: end},
                 run_config=_dry_run_config(company_key, dry_run, export_assets),
                 raise_on_error=False,
             )
             _collect(config, instance, result, company_key, summary)
+            if not result.success:
+                break  # later ranges may depend on this one; the summary says which run failed
     else:
         job = definitions.resolve_job_def(master_job_name(company_key))
         result = job.execute_in_process(
-            instance=instance, tags=base_tags, run_config=_dry_run_config(company_key, dry_run, ["qbo_customers", "qbo_items"]),
+            instance=instance, tags={**base_tags, **extra_tags},
+            run_config=_dry_run_config(company_key, dry_run, ["qbo_customers", "qbo_items"]),
             raise_on_error=False,
         )
         _collect(config, instance, result, company_key, summary)

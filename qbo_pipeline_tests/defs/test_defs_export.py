@@ -115,3 +115,18 @@ def test_reconciliation_check_fails_when_quickbooks_differs(pipeline):
     assert latest_check(pipeline.instance(), ["demo", "qbo_payments"], "reconciliation").passed is True
     with SourceReader(pipeline.source_url) as reader:
         assert reader.count("invoices") > 0
+
+
+def test_command_line_backfill_runs_ranges_of_days_not_one_run_per_day(pipeline):
+    from datetime import date, timedelta
+
+    from qbo_pipeline.runner import chunk_range, export_days
+
+    assert chunk_range("2026-01-01", "2026-03-31", 31) == [
+        ("2026-01-01", "2026-01-31"), ("2026-02-01", "2026-03-03"), ("2026-03-04", "2026-03-31")]
+    first, last = date.today() - timedelta(days=4), date.today() - timedelta(days=1)
+    summary = export_days(pipeline.config(), "demo", first, last)
+    assert len(summary.runs) == 1 and summary.runs[0]["status"] == "SUCCESS"
+    assert summary.runs[0]["range"] == f"{first.isoformat()}..{last.isoformat()}"
+    materialized = pipeline.instance().get_materialized_partitions(dg.AssetKey(["demo", "qbo_payments"]))
+    assert materialized == {(first + timedelta(days=i)).isoformat() for i in range(4)}
