@@ -8,7 +8,6 @@ instance, so the UI shows them like any other run.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,6 +28,7 @@ from qbo_pipeline.defs.sensors import EARLIEST, RANGE_END_TAG, RANGE_START_TAG, 
 log = logging.getLogger("qbo_pipeline.runner")
 
 CURSOR_TAG = "qbo_pipeline/source_cursor"
+MASTER_EXPORTS = ("qbo_customers", "qbo_items")
 RUNNER_TAG = "qbo_pipeline/launched_by"
 
 
@@ -44,11 +44,15 @@ class CompanySummary:
         return [r for r in self.runs if r["status"] != "SUCCESS"]
 
     def add(self, report: dict[str, Any]) -> None:
+        """Add one run's counts. Transactions of different day ranges add up; customers and
+        items are re-read by every run, so for them only what changed adds up and the standing
+        counts (unchanged, quarantined...) are the latest run's."""
         self.runs.append({"run_id": report["run_id"], "status": report["status"], "range": report["partition_range"]})
         for name, counts in report["entities"].items():
             mine = self.entities.setdefault(name, dict.fromkeys(COUNT_FIELDS, 0))
             for key, value in counts.items():
-                mine[key] = mine.get(key, 0) + value
+                cumulative = name not in MASTER_EXPORTS or key in ("created", "updated", "write_requests")
+                mine[key] = mine.get(key, 0) + value if cumulative else value
 
 
 def connect_headless_if_needed(config: PipelineConfig, company_key: str) -> str:
@@ -221,7 +225,3 @@ def print_summary(summaries: list[CompanySummary], *, dagster_home: Path, sandbo
     if sandbox_data is not None:
         click.echo(f"Local QBO sandbox data: {sandbox_data}")
     click.echo("Failed and quarantined records: `qbo-pipeline status`")
-
-
-def summary_json(summaries: list[CompanySummary]) -> str:
-    return json.dumps([s.__dict__ for s in summaries], default=str, indent=2)

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,7 +22,7 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.schemas import ValidationResult, validate
 from qbo_pipeline.source.extract import SourceReader
 from qbo_pipeline.transform import TransformResult, build_payloads
-from qbo_pipeline.transform.payload import QBO_ENTITY_FOR_SOURCE, Payload
+from qbo_pipeline.transform.payload import Payload
 
 log = logging.getLogger("qbo_pipeline.sync")
 
@@ -56,45 +56,6 @@ class Window:
         left = "…" if self.open_start else self.start.isoformat()
         right = "…" if self.open_end else self.end.isoformat()
         return f"[{left}, {right})"
-
-
-@dataclass
-class EntityStage:
-    """Everything one entity produced in one run, for metadata, checks and reports."""
-
-    entity: str
-    extracted: int = 0
-    validation: ValidationResult | None = None
-    transform: TransformResult | None = None
-
-    @property
-    def quarantined(self) -> pd.DataFrame:
-        return self.validation.quarantine if self.validation is not None else pd.DataFrame()
-
-    @property
-    def quarantined_count(self) -> int:
-        q = self.quarantined
-        if q.empty:
-            return 0
-        return int(q.loc[q["entity"] == self.entity, "source_id"].nunique())
-
-    @property
-    def payloads(self) -> list[Payload]:
-        return self.transform.payloads if self.transform is not None else []
-
-    @property
-    def skipped_count(self) -> int:
-        return 0 if self.transform is None else len(self.transform.skipped)
-
-
-@dataclass
-class StageSet:
-    """The stages of several entities that are extracted together (one window, or the master data)."""
-
-    stages: dict[str, EntityStage] = field(default_factory=dict)
-
-    def __getitem__(self, entity: str) -> EntityStage:
-        return self.stages[entity]
 
 
 def reader_for(config: PipelineConfig, company_key: str | None = None) -> SourceReader:
@@ -155,8 +116,18 @@ def transform_valid(
     return {entity: build_payloads(entity, validated[entity].valid, config, context=ctx) for entity in entities}
 
 
-def qbo_entity(entity: str) -> str:
-    return QBO_ENTITY_FOR_SOURCE[entity]
+_LIMITERS: dict[tuple[str, float], Any] = {}
+
+
+def company_limiter(company_key: str, time_scale: float = 1.0) -> Any:
+    """One rate limiter per company in this process, so consecutive runs share QBO's windows
+    instead of each starting with a full budget (QBO counts per company, not per connection)."""
+    from qbo_pipeline.qbo.limits import RateLimiter
+
+    key = (company_key, time_scale)
+    if key not in _LIMITERS:
+        _LIMITERS[key] = RateLimiter(time_scale=time_scale)
+    return _LIMITERS[key]
 
 
 class NotConnectedError(RuntimeError):
@@ -208,8 +179,6 @@ def open_company(
     from qbo_pipeline.qbo.auth import OAuthApp
     from qbo_pipeline.qbo.client import QboClient
     from qbo_pipeline.qbo.environments import api_base_url
-    from qbo_pipeline.qbo.limits import RateLimiter
-
     company = config.company(company_key)
     ledger = Ledger(config.ledger.url)
     client = None
@@ -228,7 +197,7 @@ def open_company(
             api_base_url(company.environment, company.base_url),
             realm_id,
             vault.token_source(company),
-            limiter=RateLimiter(time_scale=time_scale),
+            limiter=company_limiter(company_key, time_scale),
             time_scale=time_scale,
         )
         engine = ExportEngine(client, ledger, config, company_key)
