@@ -309,6 +309,12 @@ class ExportEngine:
     def _resolve(self, step: Step) -> dict[str, Any]:
         payload = step.payload
         if step.action in (DEACTIVATE, VOID, DELETE):
+            if not step.qbo_id:  # created earlier in this export (an inactive customer its history needs)
+                with self._lock:
+                    link = self._links.get(step.key) or {}
+                if not link.get("qbo_id"):
+                    raise UnresolvedRef(f"{step.key[0]} {step.key[1]} was not created in QBO", step.key)
+                step.qbo_id, step.sync_token = link["qbo_id"], link.get("sync_token")
             return {}
         fields = {id(ref): name for name, ref in named_refs_with_fields(payload.body)}
 

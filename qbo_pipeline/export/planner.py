@@ -141,8 +141,9 @@ def plan(
         seen.add(key)
     close = str(book_close_date) if book_close_date else None
     depths = _depths(payloads)
-    steps: dict[tuple[str, str], Step] = {}
+    steps: dict[tuple, Step] = {}
     removal_base = 1000
+    referenced = {parent for p in payloads if p.action == "upsert" for parent in p.depends_on}
     for payload in sorted(payloads, key=lambda p: (_order_index(p.entity), depths[(p.entity, p.source_id)])):
         key = (payload.entity, payload.source_id)
         link = ledger_state.get(key) or {}
@@ -173,6 +174,18 @@ def plan(
                 raise ValueError(f"{payload.entity} {payload.source_id}: only name lists can be deactivated")
             if payload.action in ("void", "delete") and payload.entity in NAME_LISTS:
                 raise ValueError(f"{payload.entity} {payload.source_id}: name lists are deactivated, not {payload.action}d")
+            if not qbo_id and payload.action == "deactivate" and key in referenced:
+                # inactive in the source but records of this plan point at it: create it (active, as
+                # QBO refuses transactions for inactive names), export them, then deactivate it
+                active = Payload(payload.entity, payload.source_id, {**payload.body, "Active": True},
+                                 action="upsert", lookup=payload.lookup, txn_date=payload.txn_date)
+                create = Step(active, CREATE, reason="inactive in the source, but records in this export need it: "
+                                                      "created, then deactivated after them")
+                create.wave = order * 10 + depths[key]
+                steps[key] = create
+                step.action, step.reason = DEACTIVATE, "inactive in the source (created in this export)"
+                steps[(*key, "then")] = step
+                continue
             if not qbo_id:
                 step.reason = "never exported; nothing to remove in QBO"
             elif status == done:

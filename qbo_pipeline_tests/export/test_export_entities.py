@@ -133,3 +133,21 @@ def test_voiding_a_paid_invoice_fails_with_the_unapply_hint(qbo):
     assert result.outcome == "failed" and "payment" in result.hint and "unapply" in result.hint
     assert qbo.ledger.get_link("demo", "Invoice", "I1")["status"] == "failed"
     assert qbo.ledger.get_link("demo", "Invoice", "I1")["qbo_id"]  # still linked: the void is retried later
+
+
+def test_inactive_customer_is_created_for_its_history_then_deactivated(qbo):
+    dormant = Payload("Customer", "D1", {"DisplayName": "Dormant Co", "Active": False}, action="deactivate",
+                      lookup={"DisplayName": "Dormant Co"})
+    payloads = [dormant, invoice("ID1", "D1", 30.0), payment("PD1", "D1", {"ID1": 30.0}, 30.0)]
+    report = qbo.engine().export(payloads)
+    assert report.counts["blocked"] == 0 and report.counts["failed"] == 0, report.as_dict()
+    assert report.counts["created"] == 3 and report.counts["deactivated"] == 1
+    link = qbo.ledger.get_link("demo", "Customer", "D1")
+    assert link["status"] == "deactivated"
+    assert qbo.client.read("Customer", link["qbo_id"])["Active"] is False
+    inv = qbo.client.read("Invoice", qbo.ledger.get_link("demo", "Invoice", "ID1")["qbo_id"])
+    assert inv["CustomerRef"]["value"] == link["qbo_id"] and inv["Balance"] == 0
+    assert qbo.engine().export(payloads).write_requests == 0
+    # without records that need it, a never-exported inactive customer is still not created
+    alone = Payload("Customer", "D2", {"DisplayName": "Never Needed", "Active": False}, action="deactivate")
+    assert qbo.engine().export([alone]).counts["created"] == 0
