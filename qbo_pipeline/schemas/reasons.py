@@ -62,6 +62,8 @@ TEMPLATES = {
     "not_a_number": "{subject} has {a_label} that is not a number ({value!r}).",
     "not_a_date": "{subject} has {a_label} that is not a date ({value!r}).",
     "not_a_boolean": "{subject} has {a_label} that is neither yes nor no ({value!r}).",
+    "not_text": "{subject} has {a_label} with bytes that are not readable text (not UTF-8): {value!r}.",
+    "control_characters": "{subject} has {a_label} with control characters QuickBooks cannot store ({value!r}).",
     "dtype": "{subject} has {a_label} of the wrong kind ({value!r}).",
     "no_name": "{subject} has no name to show in QuickBooks (no display, company or person name).",
     "product_no_name": "{subject} has neither a name nor a SKU to name the QuickBooks item.",

@@ -22,6 +22,7 @@ from qbo_pipeline.schemas import checks
 from qbo_pipeline.schemas.conform import FAILURE_COLUMNS, conform
 from qbo_pipeline.schemas.models import MODELS
 from qbo_pipeline.schemas.reasons import reason
+from qbo_pipeline.source.model import UNREADABLE
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,23 @@ def _drop_after_conversion(failed: pd.DataFrame, converted: pd.DataFrame) -> pd.
     return failed[~np.asarray(follow_up, dtype=bool)]
 
 
+def _unreadable_failures(frame: pd.DataFrame) -> pd.DataFrame:
+    """Failures for the values extraction could not read (its ``_unreadable`` column)."""
+    rows = []
+    for position, problems in enumerate(frame[UNREADABLE]):
+        if isinstance(problems, dict):
+            rows += [(position, column, check, raw) for column, (check, raw) in problems.items()]
+    return pd.DataFrame(rows, columns=FAILURE_COLUMNS)
+
+
 def _table_failures(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    unreadable = None
+    if UNREADABLE in frame.columns:
+        unreadable = _unreadable_failures(frame)
+        frame = frame.drop(columns=[UNREADABLE])
     conformed, converted = conform(table, frame)
+    if unreadable is not None and not unreadable.empty:
+        converted = pd.concat([c for c in (converted, unreadable) if not c.empty], ignore_index=True)
     failed = _pandera_failures(table, conformed)
     failed = _drop_after_conversion(failed, converted)
     return conformed, pd.concat([converted, failed], ignore_index=True)

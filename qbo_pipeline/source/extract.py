@@ -21,11 +21,13 @@ Incremental rules (docs/canonical-model.md, "Incremental extraction"):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -39,6 +41,7 @@ from qbo_pipeline.source.mapping import (
     column_kind,
     load_mapping,
 )
+from qbo_pipeline.source.model import UNREADABLE
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,8 @@ def _as_id(value: Any) -> Any:
 
 
 def _as_bool(entity: str, column: str, default: Any) -> Any:
+    """Converter to bool; a value that is no boolean raises ``ExtractError`` (callers mark the row)."""
+
     def convert(value: Any) -> bool:
         if value is None:
             return bool(default)
@@ -89,6 +94,26 @@ def _as_bool(entity: str, column: str, default: Any) -> Any:
         raise ExtractError(f"{entity}.{column}: {value!r} is not a boolean (use 0/1, true/false, yes/no)")
 
     return convert
+
+
+# Control characters QuickBooks cannot store (tab, newline and carriage return are replaced by
+# the transform's name rules instead).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if "\ufffd" in value:  # the driver met bytes that are not UTF-8 (see _decode_sqlite_text)
+        return "not_text"
+    if _CONTROL.search(value):
+        return "control_characters"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _datetimes(values: Sequence[Any], entity: str, column: str) -> pd.Series:
@@ -115,38 +140,86 @@ def _numbers(values: Sequence[Any], entity: str, column: str) -> pd.Series:
     parsed = parsed.astype("float64")
     lost = int((parsed.isna() & raw.notna() & raw.map(lambda v: not isinstance(v, float | Decimal))).sum())
     if lost:
-        log.warning("%s.%s: %d value(s) are not numbers, read as NaN", entity, column, lost)
+        log.warning("%s.%s: %d value(s) are not numbers, read as missing", entity, column, lost)
     return parsed
 
 
 def to_canonical_frame(entity: str, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """Rows in canonical column order -> a frame with the model's dtypes (see model.py)."""
+    """Rows in canonical column order -> a frame with the model's dtypes (see model.py).
+
+    A value that cannot become its canonical type is read as missing (booleans: as the
+    column's default) and recorded in the ``_unreadable`` column, so validation quarantines
+    that row, with the raw value in the reason, and the other rows go on.
+    """
     columns = model.ENTITIES[entity].columns
     transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     data: dict[str, pd.Series] = {}
+    problems: dict[int, dict[str, tuple[str, str]]] = {}
+
+    def mark(positions: Any, values: Sequence[Any], column: str, check: str) -> None:
+        for position in positions:
+            problems.setdefault(int(position), {})[column] = (check, _short(values[position]))
+
     for name, values in zip(columns, transposed, strict=True):
         kind = column_kind(entity, name)
         if kind in ("id", "text"):
             convert = _as_id if kind == "id" else (lambda v: v if v is None or isinstance(v, str) else _as_id(v))
-            data[name] = pd.Series([convert(v) for v in values], dtype=object)
-        elif kind == "number":
-            data[name] = _numbers(values, entity, name)
-        elif kind == "integer":
+            series = pd.Series([convert(v) for v in values], dtype=object)
+            if kind == "text":
+                for position, value in enumerate(series):
+                    check = _text_problem(value)
+                    if check:
+                        mark([position], values, name, check)
+            data[name] = series
+        elif kind in ("number", "integer"):
             numbers = _numbers(values, entity, name)
-            default = column_default(entity, name)
+            mark(np.flatnonzero(_lost(numbers, values)), values, name, "not_a_number")
+            default = column_default(entity, name) if kind == "integer" else None
             data[name] = numbers.fillna(default).astype("int64") if default is not None else numbers
         elif kind in ("date", "datetime"):
             parsed = _datetimes(values, entity, name)
+            mark(np.flatnonzero(_lost(parsed, values)), values, name, "not_a_date")
             data[name] = parsed.dt.normalize() if kind == "date" else parsed
         else:  # bool
             convert = _as_bool(entity, name, column_default(entity, name))
-            data[name] = pd.Series([convert(v) for v in values], dtype=bool)
-    return pd.DataFrame(data, columns=columns)
+            flags = []
+            for position, value in enumerate(values):
+                try:
+                    flags.append(convert(value))
+                except ExtractError:
+                    flags.append(bool(column_default(entity, name)))
+                    mark([position], values, name, "not_a_boolean")
+            data[name] = pd.Series(flags, dtype=bool)
+    frame = pd.DataFrame(data, columns=columns)
+    if problems:
+        log.warning("%s: %d row(s) have values that cannot be read; validation quarantines them", entity, len(problems))
+        frame[UNREADABLE] = [problems.get(position) for position in range(len(frame))]
+    return frame
+
+
+def _lost(parsed: pd.Series, values: Sequence[Any]) -> np.ndarray:
+    """Positions where a value was present but could not be converted (NaN stays NaN, not lost)."""
+    raw = pd.Series(values, dtype=object)
+    present = raw.map(lambda v: v is not None and not (isinstance(v, float) and v != v)).to_numpy(dtype=bool)
+    return parsed.isna().to_numpy() & present
 
 
 def empty_frame(entity: str) -> pd.DataFrame:
     """A frame with the entity's canonical columns and dtypes and no rows."""
     return to_canonical_frame(entity, [])
+
+
+def _decode_sqlite_text(engine: sa.Engine) -> None:
+    """SQLite stores whatever bytes it is given; read text that is not UTF-8 with replacement
+    characters instead of failing the whole query, so that one row is quarantined (``not_text``)."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_qbo_text_factory", False):
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _text_factory(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
+
+    engine._qbo_text_factory = True  # type: ignore[attr-defined]
 
 
 def _sessions_in_utc(engine: sa.Engine) -> None:
@@ -180,6 +253,7 @@ class SourceReader:
         self.url = url
         self.engine = engine or sa.create_engine(url)
         _sessions_in_utc(self.engine)
+        _decode_sqlite_text(self.engine)
         self.mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
         self._checked = False
 

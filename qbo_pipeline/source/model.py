@@ -185,6 +185,13 @@ ENTITIES: dict[str, Entity] = {
     )
 }
 
+UNREADABLE = "_unreadable"
+"""Extra column of an extracted frame: per row, the values that could not be read, as
+``{column: (check, raw value)}`` (``not_a_number``, ``not_a_date``, ``not_a_boolean``,
+``not_text``, ``control_characters``). Present only when some row has one. Validation
+quarantines those rows with a sentence, instead of extraction stopping for the whole table
+or a value silently becoming empty."""
+
 MONEY_COLUMNS = {
     "products": ["unit_price", "cost", "qty_on_hand"],
     "invoice_lines": ["quantity", "unit_price", "amount", "discount"],

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from qbo_pipeline.source import model
 from qbo_pipeline.source.demo import init_demo_db
-from qbo_pipeline.source.extract import IDS_PER_QUERY, WATERMARK_OVERLAP, ExtractError, SourceReader
+from qbo_pipeline.source.extract import IDS_PER_QUERY, WATERMARK_OVERLAP, ExtractError, SourceReader, _as_bool
 
 STAMP = datetime(2026, 7, 1, 12, 0, 0)  # after every demo updated_at (demo today = 2026-06-15)
 
@@ -148,15 +148,30 @@ def test_missing_tables_are_reported_before_reading(empty_db_url):
         SourceReader(empty_db_url).read("customers")
 
 
-def test_unreadable_boolean_is_a_clear_error(tmp_path):
+def test_unreadable_values_mark_their_row_instead_of_stopping_the_table(tmp_path):
+    """One bad value quarantines one row (validation reads the marker); the others are read."""
+    from qbo_pipeline.schemas import validate
+    from qbo_pipeline.source.model import UNREADABLE
+
     url = f"sqlite:///{tmp_path / 'bad.db'}"
     init_demo_db(url, scale=0.01, seed=1, today=date(2026, 6, 15))
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE customers SET active = 'maybe' WHERE id = 'C00001'"))
+        conn.execute(sa.text("UPDATE products SET unit_price = 'twelve dollars' WHERE id = (SELECT min(id) FROM products)"))
     engine.dispose()
+    with SourceReader(url) as reader:
+        customers = reader.read("customers")
+        products = reader.read("products")
+    marked = customers.set_index("id")[UNREADABLE].dropna()
+    assert marked.to_dict() == {"C00001": {"active": ("not_a_boolean", "maybe")}}
+    assert len(customers) > 1 and products[UNREADABLE].notna().sum() == 1
+    result = validate("customers", {"customers": customers})
+    reasons = result.quarantine.set_index("source_id")["reason"].to_dict()
+    assert "neither yes nor no ('maybe')" in reasons["C00001"]
+    assert "C00001" not in set(result.valid["customers"]["id"])
     with pytest.raises(ExtractError, match=r"customers.active: 'maybe' is not a boolean"):
-        SourceReader(url).read("customers")
+        _as_bool("customers", "active", True)("maybe")  # the converter itself still says why
 
 
 def test_aware_timestamps_compare_in_utc_whatever_the_server_time_zone(server_db_url):
