@@ -21,6 +21,7 @@ from qbo_pipeline.local import local_sandbox
 from qbo_pipeline.source.demo import init_demo_db
 from qbo_pipeline_tests.reliability.reliability_helpers import (
     Actual,
+    Expected,
     ExportSetup,
     baseline_ids,
     connect,
@@ -57,11 +58,11 @@ class DemoExport:
         counters = self.admin("GET", "requests").get(self.setup.realm, {})
         return int(counters.get("batch", 0)) + int(counters.get("writes", 0))
 
-    def actual(self, named_items: list[str]) -> Actual:
+    def actual(self, expected: Expected) -> Actual:
         ledger = Ledger(self.setup.ledger_url)
         client = open_client(self.setup, ledger)
         try:
-            return Actual(client, self.baseline, named_items)
+            return Actual(client, self.baseline, expected)
         finally:
             client.close()
             ledger.dispose()

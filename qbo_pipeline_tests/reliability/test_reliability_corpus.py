@@ -91,7 +91,7 @@ def test_hostile_rows_are_quarantined_with_reasons_and_the_rest_exported(tmp_pat
         report = ExportEngine(client, ledger, config, "demo").export(stages.payloads)
         assert report.counts["failed"] == 0, [r.as_dict() for r in report.results if r.outcome == "failed"]
         expected = Expected(stages.payloads)
-        actual = Actual(client, baseline, expected.named_items)
+        actual = Actual(client, baseline, expected)
         assert_books_right(expected, actual)
 
         # the injection and markup strings are in QBO verbatim (escaped on the way, never run)
@@ -109,14 +109,16 @@ def test_hostile_rows_are_quarantined_with_reasons_and_the_rest_exported(tmp_pat
         ledger.dispose()
 
 
-@pytest.mark.parametrize("case", GAPS, ids=[c.case for c in GAPS])
-@pytest.mark.xfail(strict=True, reason="known gap, see the case's 'gap' text in data/hostile_rows.jsonl")
-def test_known_gap_cases_are_quarantined(case, tmp_path):
-    """Each known gap alone: today the pipeline stops or lets the row through (see ``gap``)."""
-    stages = run_stages(connect_free_config(tmp_path, _source(tmp_path, [case])))
-    entity, source_id = case.record
-    assert (entity, source_id) in _quarantine_reasons(stages), case.gap
-    assert (QBO_ENTITY_FOR_SOURCE[entity], source_id) not in {(p.entity, p.source_id) for p in stages.payloads}
+if GAPS:  # known weaknesses, one strict expected failure each (none open at the moment)
+
+    @pytest.mark.parametrize("case", GAPS, ids=[c.case for c in GAPS])
+    @pytest.mark.xfail(strict=True, reason="known gap, see the case's 'gap' text in data/hostile_rows.jsonl")
+    def test_known_gap_cases_are_quarantined(case, tmp_path):
+        """Each known gap alone: today the pipeline stops or lets the row through (see ``gap``)."""
+        stages = run_stages(connect_free_config(tmp_path, _source(tmp_path, [case])))
+        entity, source_id = case.record
+        assert (entity, source_id) in _quarantine_reasons(stages), case.gap
+        assert (QBO_ENTITY_FOR_SOURCE[entity], source_id) not in {(p.entity, p.source_id) for p in stages.payloads}
 
 
 def connect_free_config(tmp_path: Path, source_url: str):

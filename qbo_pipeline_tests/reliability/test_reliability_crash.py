@@ -66,7 +66,7 @@ def test_sigkill_at_random_points_leaves_every_record_exactly_once(demo_export_f
     assert final["counts"]["failed"] == 0, final["failed"]
 
     expected = Expected(run_stages(demo.setup.config()).payloads)
-    diff = assert_books_right(expected, demo.actual(expected.named_items))
+    diff = assert_books_right(expected, demo.actual(expected))
     counters = demo.admin("GET", "requests").get(demo.setup.realm, {})
     print(f"crash test: QBO holds {diff['found']} records, each exactly once: {diff['by_entity']}; "
           f"sandbox request counters {counters}")

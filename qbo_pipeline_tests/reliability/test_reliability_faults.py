@@ -83,7 +83,7 @@ def test_full_demo_exports_exactly_once_through_injected_faults(demo_export_fact
     assert second["counts"]["failed"] == 0, [f for f in second["failed"] if f["outcome"] == "failed"]
 
     expected = Expected(run_stages(demo.setup.config()).payloads)
-    diff = assert_books_right(expected, demo.actual(expected.named_items))
+    diff = assert_books_right(expected, demo.actual(expected))
 
     stats = demo.admin("GET", "faults/stats")
     survived = {kind: stats.get(kind, 0) for kind in SURVIVED_KINDS}
