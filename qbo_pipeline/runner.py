@@ -28,7 +28,7 @@ from qbo_pipeline.defs.sensors import EARLIEST, RANGE_END_TAG, RANGE_START_TAG, 
 log = logging.getLogger("qbo_pipeline.runner")
 
 CURSOR_TAG = "qbo_pipeline/source_cursor"
-MASTER_EXPORTS = ("qbo_customers", "qbo_items")
+MASTER_EXPORTS = ("qbo_customers", "qbo_items", "qbo_deactivations")
 RUNNER_TAG = "qbo_pipeline/launched_by"
 
 
@@ -162,7 +162,7 @@ def _execute(
     base_tags = {COMPANY_TAG: company_key, RUNNER_TAG: "qbo-pipeline"}
     if ranges:
         job = definitions.resolve_job_def(export_job_name(company_key))
-        export_assets = ["qbo_customers", "qbo_items", *TRANSACTION_EXPORTS]
+        export_assets = ["qbo_customers", "qbo_items", *TRANSACTION_EXPORTS, "qbo_deactivations"]
         for index, (start, end) in enumerate(ranges):
             log.info("company %s: exporting transaction days %s .. %s", company_key, start, end)
             # the source cursor goes on the last run only: if an earlier range fails, the next
@@ -181,7 +181,7 @@ def _execute(
         job = definitions.resolve_job_def(master_job_name(company_key))
         result = job.execute_in_process(
             instance=instance, tags={**base_tags, **extra_tags},
-            run_config=_dry_run_config(company_key, dry_run, ["qbo_customers", "qbo_items"]),
+            run_config=_dry_run_config(company_key, dry_run, ["qbo_customers", "qbo_items", "qbo_deactivations"]),
             raise_on_error=False,
         )
         _collect(config, instance, result, company_key, summary)
@@ -209,7 +209,7 @@ def print_summary(summaries: list[CompanySummary], *, dagster_home: Path, sandbo
         header = f"  {'entity':<22}" + "".join(f"{c:>17}" for c in columns)
         click.echo(header)
         totals = dict.fromkeys(columns, 0)
-        for name in ("qbo_customers", "qbo_items", *TRANSACTION_EXPORTS):
+        for name in ("qbo_customers", "qbo_items", *TRANSACTION_EXPORTS, "qbo_deactivations"):
             counts = summary.entities.get(name)
             if counts is None:
                 continue

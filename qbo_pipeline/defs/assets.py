@@ -12,6 +12,7 @@ The assets are thin: each one calls a stage of ``qbo_pipeline.sync``.
 """
 
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -21,7 +22,9 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.defs import metadata
 from qbo_pipeline.defs.partitions import transaction_partitions, window_for_context
 from qbo_pipeline.defs.resources import PipelineResource, QboResource
+from qbo_pipeline.export.lifecycle import split_deactivations
 from qbo_pipeline.schemas import ValidationResult
+from qbo_pipeline.transform import TransformResult
 
 BACKFILL_DAYS_PER_RUN = 92
 COMPANY_TAG = "qbo_pipeline/company"
@@ -72,7 +75,7 @@ def _export_checks(company: str, asset: str, *, reconcile: bool) -> list[dg.Asse
 
 def build_company_assets(config: PipelineConfig, company: str) -> list[dg.AssetsDefinition]:
     """All assets of one company."""
-    return [*_master_assets(config, company), *_transaction_assets(config, company)]
+    return [*_master_assets(config, company), *_transaction_assets(config, company), _deactivations_asset(company)]
 
 
 def _master_assets(config: PipelineConfig, company: str) -> list[dg.AssetsDefinition]:
@@ -161,9 +164,45 @@ def _master_chain(
         payloads: Any,
         validated: ValidationResult,
     ) -> dg.MaterializeResult:
-        return _export(context, config, pipeline, qbo, company, entity, qbo_entity, payloads, validated, window=None)
+        return _export(
+            context, config, pipeline, qbo, company, entity, qbo_entity, payloads, validated, window=None,
+            select=lambda session, found: split_deactivations(found, session.ledger.links(company, qbo_entity))[0],
+        )
 
     return [source_asset, validated_asset, payload_asset, export_asset]
+
+
+def _deactivations_asset(company: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=_key(company, "qbo_deactivations"),
+        ins={
+            "customers": dg.AssetIn(key=_key(company, "customer_payloads")),
+            "items": dg.AssetIn(key=_key(company, "item_payloads")),
+        },
+        deps=[_key(company, name) for name in ("qbo_customers", "qbo_items", "qbo_refund_receipts")],
+        group_name="export",
+        kinds={"quickbooks"},
+        pool=f"qbo_export_{company}",
+        description="Customers and items inactive in the source, deactivated after every transaction of the run "
+        "(QuickBooks refuses transactions for inactive names).",
+        check_specs=_export_checks(company, "qbo_deactivations", reconcile=False),
+        tags={COMPANY_TAG: company},
+    )
+    def deactivations(
+        context: dg.AssetExecutionContext,
+        config: ExportRunConfig,
+        pipeline: PipelineResource,
+        qbo: QboResource,
+        customers: Any,
+        items: Any,
+    ) -> dg.MaterializeResult:
+        payloads = [p for result in (customers, items) for p in result.payloads if p.action == "deactivate"]
+        return _export(
+            context, config, pipeline, qbo, company, "customers", "Customer/Item", TransformResult(payloads), None,
+            window=None,
+        )
+
+    return deactivations
 
 
 def _transaction_assets(config: PipelineConfig, company: str) -> list[dg.AssetsDefinition]:
@@ -270,23 +309,23 @@ def _export(
     entity: str,
     qbo_entity: str,
     transform: Any,
-    validation: ValidationResult,
+    validation: ValidationResult | None,
     *,
     window: sync.Window | None,
+    select: Callable[[Any, list[Any]], list[Any]] | None = None,
 ) -> dg.MaterializeResult:
     config = pipeline.load()
     asset_key = context.asset_key
     with qbo.session(config, company) as session:
+        payloads = select(session, transform.payloads) if select else transform.payloads
         context.log.info(
-            f"{'planning' if run_config.dry_run else 'exporting'} {len(transform.payloads)} {qbo_entity} payload(s)"
+            f"{'planning' if run_config.dry_run else 'exporting'} {len(payloads)} {qbo_entity} payload(s)"
             + (f" dated {window}" if window else "")
         )
-        report = session.export(
-            transform.payloads, dry_run=run_config.dry_run, run_id=f"{context.run_id}:{asset_key.path[-1]}"
-        )
+        report = session.export(payloads, dry_run=run_config.dry_run, run_id=f"{context.run_id}:{asset_key.path[-1]}")
         checks = [metadata.failed_check(report, asset_key=asset_key)]
         if window is not None:
-            checks.append(metadata.reconciliation_check(session, qbo_entity, transform.payloads, report, asset_key=asset_key))
+            checks.append(metadata.reconciliation_check(session, qbo_entity, payloads, report, asset_key=asset_key))
         meta = metadata.export_metadata(
             session, entity, qbo_entity, report, transform=transform, validation=validation, dry_run=run_config.dry_run
         )

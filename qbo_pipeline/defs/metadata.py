@@ -51,7 +51,9 @@ def extract_metadata(frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
     return {"dagster/row_count": dg.MetadataValue.int(rows), **{f"rows_{t}": dg.MetadataValue.int(len(f)) for t, f in frames.items()}}
 
 
-def _quarantined(entity: str, result: ValidationResult) -> int:
+def _quarantined(entity: str, result: ValidationResult | None) -> int:
+    if result is None:
+        return 0
     q = result.quarantine
     return 0 if q.empty else int(q.loc[q["entity"] == entity, "source_id"].nunique())
 
@@ -220,7 +222,7 @@ def export_metadata(
     report: Any,
     *,
     transform: Any,
-    validation: ValidationResult,
+    validation: ValidationResult | None,
     dry_run: bool,
 ) -> dict[str, Any]:
     counts = report.counts

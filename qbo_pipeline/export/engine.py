@@ -26,7 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qbo_pipeline.export import planner as planning
-from qbo_pipeline.export.planner import BLOCKED, CREATE, DEACTIVATE, DELETE, SKIP, UPDATE, VOID, Plan, Step
+from qbo_pipeline.export.planner import (
+    BLOCKED,
+    CREATE,
+    DEACTIVATE,
+    DELETE,
+    KEPT_ACTIVE,
+    SKIP,
+    UPDATE,
+    VOID,
+    Plan,
+    Step,
+)
 from qbo_pipeline.export.refs import NamedRefs, UnresolvedRef, named_refs_with_fields
 from qbo_pipeline.ledger import Ledger, utcnow
 from qbo_pipeline.qbo import redact
@@ -114,6 +125,9 @@ class ExportStopped(AuthError):
         super().__init__(cause.message, code=cause.code, detail=cause.detail, intuit_tid=cause.intuit_tid,
                          status=cause.status)
         self.kind, self.hint, self.report, self.cause = cause.kind, cause.hint, report, cause
+
+
+BALANCE_REFUSAL = "6220"  # Delete Entity Has Balance Error
 
 
 class _Stop(Exception):
@@ -552,6 +566,14 @@ class ExportEngine:
             self._count("skipped")
             self._finish(step, "skipped", message=error.describe(), hint=error.hint,
                          status="skipped" if not step.qbo_id else None, count=False)
+            return
+        if step.action == DEACTIVATE and error.code == BALANCE_REFUSAL:
+            # QBO keeps a name with an open balance active: a documented outcome, not a failure
+            self._count("skipped")
+            self._finish(step, "skipped", code=error.code, tid=error.intuit_tid, status=KEPT_ACTIVE, count=False,
+                         message="kept active: QuickBooks does not deactivate a name with an open balance",
+                         hint="settle or write off the balance; the record is deactivated at its next change "
+                              "in the source")
             return
         self._fail(step, error)
 

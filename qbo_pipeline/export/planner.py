@@ -20,7 +20,8 @@ from qbo_pipeline.transform.payload import EXPORT_ORDER, Payload
 CREATE, UPDATE, SKIP, DEACTIVATE, VOID, DELETE, BLOCKED = (
     "create", "update", "skip", "deactivate", "void", "delete", "blocked")
 WRITE_ACTIONS = (CREATE, UPDATE, DEACTIVATE, VOID, DELETE)
-LINKED_STATUSES = ("exported", "linked", "deactivated", "failed", "blocked", "skipped")
+KEPT_ACTIVE = "kept_active"  # a deactivation QBO refused because of an open balance (6220)
+LINKED_STATUSES = ("exported", "linked", "deactivated", "failed", "blocked", "skipped", KEPT_ACTIVE)
 NAME_LISTS = ("Customer", "Item", "Account")
 
 
@@ -190,6 +191,8 @@ def plan(
                 step.reason = "never exported; nothing to remove in QBO"
             elif status == done:
                 step.reason = f"already {done}"
+            elif status == KEPT_ACTIVE and link.get("attempted_hash") == step.hash:
+                step.reason = "kept active: QBO refused to deactivate it (open balance); retried when it changes"
             elif status == "deleted":
                 step.reason = "already deleted"
             else:

@@ -1,0 +1,43 @@
+"""When customers and items become inactive in QuickBooks: after the transactions that use them.
+
+QBO refuses a transaction that points at an inactive customer or item (610). A billing
+system, though, often marks a customer inactive together with its last invoice, and keeps
+the history of customers that left long ago. So an export deactivates name-list records
+last, after every transaction of the run, and a record that is inactive in the source but
+was never exported is first created active, so that its history can point at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qbo_pipeline.transform.payload import Payload
+
+
+def split_deactivations(
+    payloads: list[Payload], links: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> tuple[list[Payload], list[Payload]]:
+    """``(now, at_end)``: what to export with the name lists, and the deactivations for the end of the run.
+
+    ``links`` are the ledger's links of these entities, keyed by ``(entity, source_id)``.
+    """
+    now: list[Payload] = []
+    at_end: list[Payload] = []
+    for payload in payloads:
+        if payload.action != "deactivate":
+            now.append(payload)
+            continue
+        at_end.append(payload)
+        if not (links.get((payload.entity, payload.source_id)) or {}).get("qbo_id"):
+            now.append(
+                Payload(
+                    payload.entity,
+                    payload.source_id,
+                    {**payload.body, "Active": True},
+                    action="upsert",
+                    lookup=payload.lookup,
+                    txn_date=payload.txn_date,
+                )
+            )
+    return now, at_end
