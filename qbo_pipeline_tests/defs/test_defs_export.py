@@ -130,3 +130,38 @@ def test_command_line_backfill_runs_ranges_of_days_not_one_run_per_day(pipeline)
     assert summary.runs[0]["range"] == f"{first.isoformat()}..{last.isoformat()}"
     materialized = pipeline.instance().get_materialized_partitions(dg.AssetKey(["demo", "qbo_payments"]))
     assert materialized == {(first + timedelta(days=i)).isoformat() for i in range(4)}
+
+
+def test_inactive_customers_history_reaches_quickbooks_then_they_are_deactivated(pipeline):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pipeline.source_url)
+    with engine.begin() as conn:
+        # a customer who left: inactive in the source, with paid and unpaid history
+        dormant = conn.execute(sa.text(
+            "select c.id from customers c join invoices i on i.customer_id = c.id "
+            "where c.active = 1 and c.deleted = 0 and c.parent_id is null and i.status in ('paid', 'sent') "
+            "group by c.id order by count(*) desc limit 1")).scalar_one()
+        conn.execute(sa.text("update customers set active = 0 where id = :id"), {"id": dormant})
+    engine.dispose()
+    summary = export_once(pipeline.config(), "demo")
+    assert all(r["status"] == "SUCCESS" for r in summary.runs)
+    ledger = Ledger(pipeline.config().ledger.url)
+    link = ledger.get_link("demo", "Customer", dormant)
+    invoices = [lk for (entity, _), lk in ledger.links("demo", "Invoice").items() if lk.get("qbo_id")]
+    ledger.dispose()
+    assert link and link["qbo_id"], "the inactive customer was created so its history could point at it"
+    with pipeline.sandbox.client() as client:
+        customer = client.get(f"/customer/{link['qbo_id']}").json()["Customer"]
+    mine = pipeline.query(f"select * from Invoice where CustomerRef = '{link['qbo_id']}' maxresults 1000")
+    assert mine, "its invoices are in QuickBooks"
+    assert {i["Id"] for i in mine} <= {str(lk["qbo_id"]) for lk in invoices}
+    # deactivated after its transactions, or kept active (and said so) while it owes money
+    if float(customer.get("Balance", 0)) == 0:
+        assert customer["Active"] is False and link["status"] == "deactivated"
+    else:
+        assert customer["Active"] is True and link["status"] == "kept_active"
+    # nothing is retried and nothing written on the next run
+    writes = pipeline.writes()
+    export_once(pipeline.config(), "demo")
+    assert pipeline.writes() == writes
