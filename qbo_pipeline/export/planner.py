@@ -20,6 +20,7 @@ from qbo_pipeline.transform.payload import EXPORT_ORDER, Payload
 CREATE, UPDATE, SKIP, DEACTIVATE, VOID, DELETE, BLOCKED = (
     "create", "update", "skip", "deactivate", "void", "delete", "blocked")
 WRITE_ACTIONS = (CREATE, UPDATE, DEACTIVATE, VOID, DELETE)
+IGNORED = "ignored"  # set by `qbo-pipeline failed ignore`: never sent until un-ignored
 KEPT_ACTIVE = "kept_active"  # a deactivation QBO refused because of an open balance (6220)
 LINKED_STATUSES = ("exported", "linked", "deactivated", "failed", "blocked", "skipped", KEPT_ACTIVE)
 NAME_LISTS = ("Customer", "Item", "Account")
@@ -153,7 +154,9 @@ def plan(
         step = Step(payload, SKIP, qbo_id=qbo_id, sync_token=link.get("sync_token"))
         step.pending_request_id = (pending.get(key) or {}).get("request_id")
         order = _order_index(payload.entity)
-        if payload.action == "upsert":
+        if status == IGNORED:
+            step.reason = "ignored by an operator (`qbo-pipeline failed clear --ignored` resumes it)"
+        elif payload.action == "upsert":
             step.wave = order * 10 + depths[key]
             if qbo_id and status == "exported" and link.get("payload_hash") == step.hash:
                 step.reason = "unchanged"

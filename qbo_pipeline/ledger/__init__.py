@@ -356,7 +356,7 @@ class Ledger:
             holder = self.export_lock(company) or {}
             raise ExportLockedError(
                 f"company {company!r} is being exported by {holder.get('owner')} since {holder.get('acquired_at')}; "
-                "wait for it, or clear a stuck lock with `qbo-pipeline ledger unlock`"
+                "wait for it, or clear a stuck lock with `qbo-pipeline unlock`"
             )
         try:
             yield

@@ -166,9 +166,7 @@ def translate_errors() -> Iterator[None]:
     except QboError as exc:
         raise OperatorError(f"{exc.describe()} — {exc.hint}", EXIT_FINDINGS) from None
     except ExportLockedError as exc:
-        # the ledger's message names an older spelling of the command
-        message = str(exc).replace("qbo-pipeline ledger unlock", "qbo-pipeline unlock")
-        raise OperatorError(message, EXIT_FINDINGS) from None
+        raise OperatorError(str(exc), EXIT_FINDINGS) from None
     except ValueError as exc:
         if "base URL" in str(exc):  # a local company with no sandbox address
             raise OperatorError(f"{exc}; set base_url in the configuration or export QBO_LOCAL_URL",

@@ -16,7 +16,8 @@ MASK = "[REDACTED]"
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/=]{8,}"),
     re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]{8,}"),
-    re.compile(r"(?i)([\"']?(?:access_token|refresh_token|id_token|client_secret|code)[\"']?\s*[:=]\s*[\"']?)[^\"'&,\s}]{6,}"),
+    # a key name on its own (not the end of another word: QBO's "errorCode=003001" is no secret)
+    re.compile(r"(?i)((?<![A-Za-z0-9_])[\"']?(?:access_token|refresh_token|id_token|client_secret|code)[\"']?\s*[:=]\s*[\"']?)[^\"'&,\s}]{6,}"),
     re.compile(r"(RT1-)[A-Za-z0-9\-]{6,}"),
     re.compile(r"()eyJ[A-Za-z0-9\-_]{10,}\.[A-Za-z0-9\-_.]*"),
 ]

@@ -97,3 +97,21 @@ def test_bad_plans_are_refused():
         plan([customer("1", "A"), customer("1", "B")], {})
     with pytest.raises(ValueError, match="circular"):
         plan([customer("1", "A", parent="2"), customer("2", "B", parent="1")], {})
+
+
+def test_ignored_records_are_not_sent_and_their_dependents_wait():
+    acme, beta = customer("1", "Acme"), customer("2", "Beta")
+    state = {("Customer", "1"): {"status": "ignored", "attempts": 3}}  # failed, then ignored by an operator
+    result = plan([acme, beta, invoice("9", "1")], state)
+    steps = {s.payload.source_id: s for s in result.steps}
+    assert steps["1"].action == "skip" and "ignored by an operator" in steps["1"].reason
+    assert steps["2"].action == "create"
+    assert steps["9"].action == "blocked" and steps["9"].blocked_by == ("Customer", "1")
+
+
+def test_refused_deactivation_is_not_retried_until_the_record_changes():
+    gone = customer("1", "Acme", action="deactivate")
+    state = {("Customer", "1"): exported(customer("1", "Acme"), "10", status="kept_active", attempted_hash=gone.hash)}
+    assert plan([gone], state).steps[0].action == "skip"
+    renamed = customer("1", "Acme Ltd", action="deactivate")
+    assert plan([renamed], state).steps[0].action == "deactivate"

@@ -23,6 +23,14 @@ def test_log_filter_masks_registered_and_shaped_secrets(caplog):
     assert "secretsecret" not in text and text.count(redact.MASK) >= 3
 
 
+def test_redaction_keeps_qbo_error_codes_and_masks_authorization_codes():
+    # QBO's throttle message carries errorCode=003001: a diagnosis, not a secret
+    assert redact.redact("message=ThrottleExceeded; errorCode=003001; statusCode=429") == (
+        "message=ThrottleExceeded; errorCode=003001; statusCode=429")
+    assert redact.redact("GET /callback?code=AB12345678&state=x") == f"GET /callback?code={redact.MASK}&state=x"
+    assert "Q0123456789abcdef" not in redact.redact('{"code": "Q0123456789abcdef"}')
+
+
 def test_environments():
     assert MINOR_VERSION == 75
     assert api_base_url("production") == "https://quickbooks.api.intuit.com"
