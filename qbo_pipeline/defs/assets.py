@@ -22,7 +22,7 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.defs import metadata
 from qbo_pipeline.defs.partitions import transaction_partitions, window_for_context
 from qbo_pipeline.defs.resources import PipelineResource, QboResource
-from qbo_pipeline.export.lifecycle import split_deactivations
+from qbo_pipeline.export.lifecycle import split_deactivations, transaction_export_payloads
 from qbo_pipeline.schemas import ValidationResult
 from qbo_pipeline.transform import TransformResult
 
@@ -293,8 +293,10 @@ def _transaction_export(
         validated: dict,
     ) -> dg.MaterializeResult:
         window = window_for_context(context)
+        by_entity = {name: result.payloads for name, result in payloads.items()}
         return _export(
-            context, config, pipeline, qbo, company, entity, qbo_entity, payloads[entity], validated[entity], window=window
+            context, config, pipeline, qbo, company, entity, qbo_entity, payloads[entity], validated[entity], window=window,
+            select=lambda _session, _found: transaction_export_payloads(entity, by_entity),
         )
 
     return export_asset

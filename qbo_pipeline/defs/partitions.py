@@ -60,11 +60,17 @@ def clamp_to_partitions(partitions: dg.DailyPartitionsDefinition, day: date) -> 
     return min(max(key, first), last)
 
 
-def contiguous_ranges(keys: list[str]) -> list[tuple[str, str]]:
-    """Sorted daily keys grouped into runs of consecutive days: one run per range, not per day."""
+def spanning_ranges(keys: list[str], max_days: int) -> list[tuple[str, str]]:
+    """Ranges covering the given daily keys, each spanning at most ``max_days`` days.
+
+    Changed days are covered by as few runs as possible, gaps included: records of
+    different days depend on each other (a payment applies an earlier invoice, and an
+    invoice is voided only once the payment that paid it no longer applies), and one run
+    orders them correctly, while unchanged days in between cost no write.
+    """
     ranges: list[tuple[str, str]] = []
     for key in sorted(set(keys)):
-        if ranges and date.fromisoformat(key) - date.fromisoformat(ranges[-1][1]) == timedelta(days=1):
+        if ranges and (date.fromisoformat(key) - date.fromisoformat(ranges[-1][0])).days < max_days:
             ranges[-1] = (ranges[-1][0], key)
         else:
             ranges.append((key, key))

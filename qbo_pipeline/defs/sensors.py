@@ -2,7 +2,7 @@
 
 The source sensor's cursor is the source's watermarks (latest ``updated_at`` per entity).
 When they move, it asks the source which transaction days changed and requests exactly
-those partitions, grouped into ranges of consecutive days (one run per range). A run key
+those partitions, in as few runs as possible (one run spans at most 92 days). A run key
 made of the new watermarks means a tick that is evaluated twice never starts a run twice.
 """
 
@@ -16,9 +16,9 @@ import dagster as dg
 
 from qbo_pipeline import sync
 from qbo_pipeline.config import PipelineConfig
-from qbo_pipeline.defs.assets import COMPANY_TAG
+from qbo_pipeline.defs.assets import BACKFILL_DAYS_PER_RUN, COMPANY_TAG
 from qbo_pipeline.defs.jobs import export_job_name, master_job_name
-from qbo_pipeline.defs.partitions import clamp_to_partitions, contiguous_ranges, transaction_partitions
+from qbo_pipeline.defs.partitions import clamp_to_partitions, spanning_ranges, transaction_partitions
 from qbo_pipeline.defs.reports import build_sync_report, record_sync_report
 from qbo_pipeline.defs.resources import PipelineResource
 
@@ -68,7 +68,7 @@ def source_change_requests(
             job_name=export_job_name(company),
             tags={RANGE_START_TAG: start, RANGE_END_TAG: end, COMPANY_TAG: company},
         )
-        for start, end in contiguous_ranges(sorted(days))
+        for start, end in spanning_ranges(sorted(days), BACKFILL_DAYS_PER_RUN)
     ]
     if not requests and any(moved(e) for e in sync.MASTER_ENTITIES):
         requests.append(

@@ -41,3 +41,25 @@ def split_deactivations(
                 )
             )
     return now, at_end
+
+
+REMOVALS = ("void", "delete")
+
+
+def transaction_export_payloads(entity: str, payloads_by_entity: Mapping[str, list[Payload]]) -> list[Payload]:
+    """The payloads the export of one transaction entity sends.
+
+    QBO refuses to void or delete an invoice (or credit memo) that a payment still applies
+    to, and the source's payment change that unapplies it is exported with the payments.
+    So invoice and credit-memo removals wait for the payments export, whose engine run
+    updates the payments first and removes afterwards.
+    """
+    own = list(payloads_by_entity.get(entity, []))
+    if entity in ("invoices", "credits"):
+        return [p for p in own if p.action not in REMOVALS]
+    if entity == "payments":
+        deferred = [
+            p for other in ("invoices", "credits") for p in payloads_by_entity.get(other, []) if p.action in REMOVALS
+        ]
+        return own + deferred
+    return own

@@ -165,3 +165,35 @@ def test_inactive_customers_history_reaches_quickbooks_then_they_are_deactivated
     writes = pipeline.writes()
     export_once(pipeline.config(), "demo")
     assert pipeline.writes() == writes
+
+
+def test_paid_invoice_voided_in_the_source_is_voided_in_one_run(pipeline):
+    from datetime import datetime, timedelta
+
+    import sqlalchemy as sa
+
+    export_once(pipeline.config(), "demo")
+    ledger = Ledger(pipeline.config().ledger.url)
+    exported = {sid for (_, sid), lk in ledger.links("demo", "Invoice").items() if lk.get("status") == "exported"}
+    engine = sa.create_engine(pipeline.source_url)
+    later = datetime.now() + timedelta(minutes=10)
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text(
+            "select a.invoice_id, min(a.payment_id) from payment_applications a join invoices i on i.id = a.invoice_id "
+            "where i.status = 'paid' and not exists (select 1 from credits c where c.invoice_id = i.id) "
+            "group by a.invoice_id having count(*) = 1")).all()
+        invoice_id, payment_id = next((i, p) for i, p in rows if i in exported)
+        # the billing system voids the invoice and unapplies the payment that paid it
+        conn.execute(sa.text("update invoices set status = 'void', updated_at = :t where id = :i"), {"t": later, "i": invoice_id})
+        conn.execute(sa.text("delete from payment_applications where invoice_id = :i"), {"i": invoice_id})
+        conn.execute(sa.text("update payments set updated_at = :t where id = :p"), {"t": later, "p": payment_id})
+    engine.dispose()
+    summary = export_once(pipeline.config(), "demo")
+    assert all(r["status"] == "SUCCESS" for r in summary.runs)
+    assert sum(e.get("failed", 0) for e in summary.entities.values()) == 0
+    link = ledger.get_link("demo", "Invoice", invoice_id)
+    ledger.dispose()
+    assert link["status"] == "voided"
+    with pipeline.sandbox.client() as client:
+        voided = client.get(f"/invoice/{link['qbo_id']}").json()["Invoice"]
+    assert float(voided["TotalAmt"]) == 0

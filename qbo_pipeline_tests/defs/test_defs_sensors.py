@@ -9,7 +9,7 @@ import dagster as dg
 from qbo_pipeline.definitions import build_definitions
 from qbo_pipeline.defs.partitions import (
     clamp_to_partitions,
-    contiguous_ranges,
+    spanning_ranges,
     transaction_partitions,
     window_for_range,
 )
@@ -57,8 +57,8 @@ def test_source_sensor_initialises_then_skips_then_requests_exactly_the_changed_
         requested_days |= {(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)}
         assert request.job_name == "export_demo"
     assert expected_days <= requested_days
-    # one run per range of consecutive days, never one per day
-    assert len(changed.run_requests) == len(contiguous_ranges(sorted(requested_days)))
+    # as few runs as possible (a payment and the invoice it pays go in one run), never one per day
+    assert len(changed.run_requests) == len(spanning_ranges(sorted(expected_days), 92)) == 1
     # the same tick evaluated twice asks for the same run keys: Dagster starts each run once
     assert [r.run_key for r in _evaluate(pipeline, first.cursor).run_requests] == [r.run_key for r in changed.run_requests]
 
@@ -88,8 +88,9 @@ def test_partition_windows_carry_rows_outside_the_range():
     assert middle.as_reader_window() == (date(2026, 2, 1), date(2026, 2, 4))
     assert clamp_to_partitions(partitions, date(2020, 5, 5)) == first
     assert clamp_to_partitions(partitions, date(2999, 1, 1)) == last
-    assert contiguous_ranges(["2026-01-03", "2026-01-01", "2026-01-02", "2026-01-09"]) == [
-        ("2026-01-01", "2026-01-03"), ("2026-01-09", "2026-01-09")]
+    assert spanning_ranges(["2026-01-03", "2026-01-01", "2026-01-09"], 92) == [("2026-01-01", "2026-01-09")]
+    assert spanning_ranges(["2026-01-01", "2026-01-05", "2026-01-06", "2026-02-01"], 5) == [
+        ("2026-01-01", "2026-01-05"), ("2026-01-06", "2026-01-06"), ("2026-02-01", "2026-02-01")]
 
 
 def test_range_run_materializes_exactly_its_partitions_in_the_instance(pipeline):
