@@ -29,16 +29,17 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s) {sorted(unknown)}; available: {available()}", file=sys.stderr)
         return 2
-    stored = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}
     for name in names:
         print(f"== bench {name}", flush=True)
         module = importlib.import_module(f"bench.bench_{name}")
         rows = [r.as_dict() for r in module.run()]
         for row in rows:
             print(f"   {row['name']}: {row['value']} {row['unit']}  {row.get('target') or ''}", flush=True)
+        # read again just before writing: another benchmark may have finished in the meantime
+        stored = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}
         stored[name] = {"machine": results.machine(), "results": rows}
-    RESULTS_FILE.write_text(json.dumps(stored, indent=2, sort_keys=True))
-    REPORT.write_text(results.render(stored))
+        RESULTS_FILE.write_text(json.dumps(stored, indent=2, sort_keys=True))
+    REPORT.write_text(results.render(json.loads(RESULTS_FILE.read_text())))
     print(f"wrote {REPORT.relative_to(ROOT)} ({platform.node()})")
     return 0
 

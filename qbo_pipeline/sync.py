@@ -316,3 +316,31 @@ def _source_balances(reader: SourceReader, entities: set[str], validated: dict[s
     return values
 
 
+
+
+def referenced_names(reader: SourceReader) -> set[tuple[str, str]]:
+    """(QBO entity, source id) of the customers and items some source transaction points at,
+    with the parents of those customers (a sub-customer needs its parent in QBO)."""
+    customers: set[str] = set()
+    items: set[str] = set()
+    for table, column, found in (
+        ("invoices", "customer_id", customers),
+        ("payments", "customer_id", customers),
+        ("credits", "customer_id", customers),
+        ("refunds", "customer_id", customers),
+        ("invoice_lines", "product_id", items),
+        ("credits", "product_id", items),
+        ("refunds", "product_id", items),
+    ):
+        for chunk in reader.iter_chunks(table):
+            found.update(str(v) for v in chunk[column].dropna())
+    parents: dict[str, str] = {}
+    for chunk in reader.iter_chunks("customers"):
+        parents.update((str(c), str(p)) for c, p in zip(chunk["id"], chunk["parent_id"], strict=True) if isinstance(p, str) and p)
+    frontier = list(customers)
+    while frontier:
+        parent = parents.get(frontier.pop())
+        if parent and parent not in customers:
+            customers.add(parent)
+            frontier.append(parent)
+    return {("Customer", c) for c in customers} | {("Item", i) for i in items}

@@ -166,10 +166,17 @@ def _master_chain(
     ) -> dg.MaterializeResult:
         return _export(
             context, config, pipeline, qbo, company, entity, qbo_entity, payloads, validated, window=None,
-            select=lambda session, found: split_deactivations(found, session.ledger.links(company, qbo_entity))[0],
+            select=lambda session, found: split_deactivations(
+                found, session.ledger.links(company, qbo_entity), needed=lambda: _referenced_names(pipeline, company)
+            )[0],
         )
 
     return [source_asset, validated_asset, payload_asset, export_asset]
+
+
+def _referenced_names(pipeline: PipelineResource, company: str) -> set[tuple[str, str]]:
+    with sync.reader_for(pipeline.load(), company) as reader:
+        return sync.referenced_names(reader)
 
 
 def _deactivations_asset(company: str) -> dg.AssetsDefinition:

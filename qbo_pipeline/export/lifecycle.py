@@ -9,27 +9,38 @@ was never exported is first created active, so that its history can point at it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from qbo_pipeline.transform.payload import Payload
 
 
 def split_deactivations(
-    payloads: list[Payload], links: Mapping[tuple[str, str], Mapping[str, Any]]
+    payloads: list[Payload],
+    links: Mapping[tuple[str, str], Mapping[str, Any]],
+    needed: Callable[[], set[tuple[str, str]]] | None = None,
 ) -> tuple[list[Payload], list[Payload]]:
     """``(now, at_end)``: what to export with the name lists, and the deactivations for the end of the run.
 
     ``links`` are the ledger's links of these entities, keyed by ``(entity, source_id)``.
+    ``needed`` returns the ``(entity, source_id)`` of names some source transaction points
+    at; it is called only when an inactive name was never exported, and only those are
+    created (None: create them all). A dormant name nothing points at stays out of QBO.
     """
     now: list[Payload] = []
     at_end: list[Payload] = []
+    wanted: set[tuple[str, str]] | None = None
     for payload in payloads:
         if payload.action != "deactivate":
             now.append(payload)
             continue
         at_end.append(payload)
-        if not (links.get((payload.entity, payload.source_id)) or {}).get("qbo_id"):
+        key = (payload.entity, payload.source_id)
+        if not (links.get(key) or {}).get("qbo_id"):
+            if needed is not None:
+                wanted = needed() if wanted is None else wanted
+                if key not in wanted:
+                    continue
             now.append(
                 Payload(
                     payload.entity,

@@ -19,6 +19,21 @@ def test_deactivations_wait_for_the_end_and_unknown_inactive_names_are_created_a
     assert [p.source_id for p in at_end] == ["B", "C"] and all(p.action == "deactivate" for p in at_end)
 
 
+def test_only_inactive_names_something_points_at_are_created():
+    dormant, unused = _p("Customer", "B", "deactivate", Active=False), _p("Customer", "D", "deactivate", Active=False)
+    calls = []
+
+    def needed() -> set[tuple[str, str]]:
+        calls.append(1)
+        return {("Customer", "B")}
+
+    now, at_end = split_deactivations([dormant, unused], {}, needed=needed)
+    assert [p.source_id for p in now] == ["B"] and [p.source_id for p in at_end] == ["B", "D"]
+    assert calls == [1]  # computed once, and only because some inactive name was never exported
+    split_deactivations([_p("Customer", "A")], {}, needed=needed)
+    assert calls == [1]
+
+
 def test_invoice_removals_travel_with_the_payments_that_unapply_them():
     by_entity = {
         "invoices": [_p("Invoice", "I1"), _p("Invoice", "I2", "void")],
