@@ -15,6 +15,7 @@ The refresh token is the one secret that cannot be recovered without a person cl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -143,11 +144,29 @@ def discover(discovery_url: str, *, http: httpx.Client | None = None) -> dict[st
     return document
 
 
+# Asks Intuit's token endpoint for the refresh token's hard expiry (5 years at most), which
+# `qbo-pipeline doctor` reports; servers that do not know the header ignore it.
+HARD_EXPIRY_HEADER = {"x-include-refresh-token-hard-expires-in": "true"}
+_KEPT_FIELDS = ("access_token", "refresh_token", "expires_in", "expires_at", "x_refresh_token_expires_in",
+                "token_type", "refresh_hard_expires_at")
+
+
 def _oauth_client(app: OAuthApp, **kwargs: Any) -> OAuth2Client:
     return OAuth2Client(
         client_id=app.client_id, client_secret=app.client_secret, scope=app.scope,
-        redirect_uri=app.redirect_uri, token_endpoint_auth_method="client_secret_basic", timeout=30, **kwargs,
+        redirect_uri=app.redirect_uri, token_endpoint_auth_method="client_secret_basic", timeout=30,
+        headers=HARD_EXPIRY_HEADER, **kwargs,
     )
+
+
+def _with_hard_expiry(token: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The token response with the refresh token's hard expiry as a unix time (kept from before if absent)."""
+    hard_in = token.get("x_refresh_token_hard_expires_in")
+    if hard_in:
+        token["refresh_hard_expires_at"] = time.time() + float(hard_in)
+    elif previous and previous.get("refresh_hard_expires_at"):
+        token["refresh_hard_expires_at"] = previous["refresh_hard_expires_at"]
+    return token
 
 
 def authorization_url(app: OAuthApp, *, state: str | None = None) -> tuple[str, str]:
@@ -263,8 +282,8 @@ class TokenVault:
     def store(self, company_key: str, realm_id: str, token: dict[str, Any], *, environment: str | None = None,
               token_endpoint: str | None = None, base_url: str | None = None) -> None:
         """Save a fresh token response (after connecting) and mark the connection connected."""
-        token = {k: token[k] for k in ("access_token", "refresh_token", "expires_in", "expires_at",
-                                        "x_refresh_token_expires_in", "token_type") if k in token}
+        token = _with_hard_expiry(dict(token))
+        token = {k: token[k] for k in _KEPT_FIELDS if k in token}
         for key in ("access_token", "refresh_token"):
             redact.register_secret(token.get(key))
         t = self.ledger.tables["tokens"]
@@ -287,9 +306,14 @@ class TokenVault:
         connection = self.ledger.connection(company_key) or {"status": "not_connected"}
         t = self.ledger.tables["tokens"]
         with self.ledger.engine.connect() as conn:
-            row = conn.execute(sa.select(t.c.access_expires_at, t.c.refresh_expires_at, t.c.version)
+            row = conn.execute(sa.select(t.c.access_expires_at, t.c.refresh_expires_at, t.c.version, t.c.ciphertext)
                                .where(t.c.company == company_key)).first()
+        hard = None
+        if row is not None:
+            with contextlib.suppress(AuthError):
+                hard = self._decrypt(row.ciphertext).get("refresh_hard_expires_at")
         return {
+            "refresh_hard_expires_at": hard,
             "company": company_key, "status": connection.get("status"), "message": connection.get("message"),
             "realm_id": connection.get("realm_id"),
             "access_expires_in": round(row.access_expires_at - time.time()) if row else None,
@@ -381,8 +405,8 @@ class TokenVault:
             new.setdefault("refresh_token", token["refresh_token"])
             for key in ("access_token", "refresh_token"):
                 redact.register_secret(new.get(key))
-            stored = {k: new[k] for k in ("access_token", "refresh_token", "expires_in", "expires_at",
-                                          "x_refresh_token_expires_in", "token_type") if k in new}
+            new = _with_hard_expiry(new, token)
+            stored = {k: new[k] for k in _KEPT_FIELDS if k in new}
             values = self._row_values(row["realm_id"], stored, self._encrypt(stored))
             conn.execute(t.update().where(t.c.company == company_key).values(**values, version=row["version"] + 1))
         # committed: the rotated refresh token is safe before the access token is used

@@ -69,6 +69,16 @@ def test_tokens_are_encrypted_at_rest_and_usable(connected):
     assert status["status"] == "connected" and status["access_expires_in"] > 3000 and token not in str(status)
 
 
+def test_refresh_token_hard_expiry_is_asked_for_kept_and_reported(connected):
+    _, ledger, vault, company, _, _ = connected
+    hard = vault.status("acme")["refresh_hard_expires_at"]
+    # Intuit caps refresh tokens at 5 years; the token endpoint reports it when asked
+    assert hard is not None and 365 * 86400 < hard - time.time() <= 5 * 366 * 86400
+    _expire_soon(ledger, "acme")
+    vault.access_token(company)  # a refresh: the hard expiry survives it
+    assert vault.status("acme")["refresh_hard_expires_at"] == pytest.approx(hard, abs=5)
+
+
 def test_wrong_key_gives_a_clear_error(connected):
     _, ledger, _, company, _, _ = connected
     other = TokenVault(ledger, Fernet.generate_key(), lock_dir=ledger.url.rsplit("/", 1)[0].replace("sqlite:///", ""))
