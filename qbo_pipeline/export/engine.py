@@ -127,6 +127,7 @@ class ExportStopped(AuthError):
         self.kind, self.hint, self.report, self.cause = cause.kind, cause.hint, report, cause
 
 
+SYNC_TOKEN_CHUNK = 500  # ids per query when reading current SyncTokens
 BALANCE_REFUSAL = "6220"  # Delete Entity Has Balance Error
 
 
@@ -277,6 +278,14 @@ class ExportEngine:
                 self._halt(exc)
             except QboError as exc:
                 self.log.warning("lookup of existing %s records failed (%s); creating without it", entity, exc)
+        changes = [s for s, _ in ready if s.action in (UPDATE, DEACTIVATE, VOID, DELETE) and s.qbo_id]
+        if changes and not self._stop.is_set():
+            try:
+                self._refresh_sync_tokens(entity, changes)
+            except AuthError as exc:
+                self._halt(exc)
+            except QboError as exc:
+                self.log.warning("reading current SyncTokens of %s failed (%s); using the ledger's", entity, exc)
         batchable = deque(sb for sb in ready if sb[0].action in (CREATE, UPDATE, DEACTIVATE))
         singles = deque(sb for sb in ready if sb[0].action in (VOID, DELETE))
         progress = {"done": 0, "last": time.monotonic()}
@@ -383,6 +392,20 @@ class ExportEngine:
                     break
         if adopted:
             self.log.info("%s: %d record(s) already in QBO linked instead of created", entity, adopted)
+
+    def _refresh_sync_tokens(self, entity: str, steps: list[Step]) -> None:
+        """Current SyncTokens for records about to change: a token kept from an earlier run is stale
+        as soon as anything else touched the record (a payment applied to an invoice bumps it)."""
+        by_id = {str(step.qbo_id): step for step in steps}
+        ids = sorted(by_id)
+        active = " AND Active IN (true, false)" if entity in NAME_FIELD else ""
+        for start in range(0, len(ids), SYNC_TOKEN_CHUNK):
+            chunk = ", ".join(_quote(i) for i in ids[start:start + SYNC_TOKEN_CHUNK])
+            answer = self.client.query(f"SELECT * FROM {entity} WHERE Id IN ({chunk}){active} MAXRESULTS 1000")
+            for record in answer.get(entity, []):
+                step = by_id.get(str(record.get("Id")))
+                if step is not None and record.get("SyncToken") is not None:
+                    step.sync_token = str(record["SyncToken"])
 
     # -- request ids ----------------------------------------------------------------------
 
