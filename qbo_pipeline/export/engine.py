@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,21 +272,13 @@ class ExportEngine:
                 continue
             ready.append((step, body))
         creates = [(s, b) for s, b in ready if s.action == CREATE]
-        if creates and not self._stop.is_set():
-            try:
-                self._adopt_existing(entity, creates)
-            except AuthError as exc:
-                self._halt(exc)
-            except QboError as exc:
-                self.log.warning("lookup of existing %s records failed (%s); creating without it", entity, exc)
+        if creates:
+            self._before_writes(lambda: self._adopt_existing(entity, creates),
+                                f"lookup of existing {entity} records failed (%s); creating without it")
         changes = [s for s, _ in ready if s.action in (UPDATE, DEACTIVATE, VOID, DELETE) and s.qbo_id]
-        if changes and not self._stop.is_set():
-            try:
-                self._refresh_sync_tokens(entity, changes)
-            except AuthError as exc:
-                self._halt(exc)
-            except QboError as exc:
-                self.log.warning("reading current SyncTokens of %s failed (%s); using the ledger's", entity, exc)
+        if changes:
+            self._before_writes(lambda: self._refresh_sync_tokens(entity, changes),
+                                f"reading current SyncTokens of {entity} failed (%s); using the ledger's")
         batchable = deque(sb for sb in ready if sb[0].action in (CREATE, UPDATE, DEACTIVATE))
         singles = deque(sb for sb in ready if sb[0].action in (VOID, DELETE))
         progress = {"done": 0, "last": time.monotonic()}
@@ -392,6 +385,17 @@ class ExportEngine:
                     break
         if adopted:
             self.log.info("%s: %d record(s) already in QBO linked instead of created", entity, adopted)
+
+    def _before_writes(self, read: Callable[[], None], warning: str) -> None:
+        """A read that improves the writes of a wave: auth stops the run, other faults only warn."""
+        if self._stop.is_set():
+            return
+        try:
+            read()
+        except AuthError as exc:
+            self._halt(exc)
+        except QboError as exc:
+            self.log.warning(warning, exc)
 
     def _refresh_sync_tokens(self, entity: str, steps: list[Step]) -> None:
         """Current SyncTokens for records about to change: a token kept from an earlier run is stale
