@@ -61,7 +61,7 @@ redact.install("qbo_pipeline.export")
 
 NAME_FIELD = {"Customer": "DisplayName", "Item": "Name", "Account": "Name"}
 NAME_LIMIT = {"Customer": 500, "Item": 100, "Account": 100}
-LOOKUP_CHUNK = 50
+LOOKUP_CHUNK = 500  # values per lookup query; with MAXRESULTS 1000 a value may match twice
 RETRY_AS_SINGLE = (ThrottleError, TransientError, ConcurrentEditError, StaleObjectError, DuplicateNameError)
 
 COUNT_KEYS = ("created", "updated", "linked", "skipped", "failed", "blocked", "deactivated", "voided", "deleted",
@@ -366,7 +366,8 @@ class ExportEngine:
                 values = sorted({str(s.payload.lookup[key]) for s, _ in creates if s.payload.lookup.get(key)})
                 for start in range(0, len(values), LOOKUP_CHUNK):
                     chunk = ", ".join(_quote(v) for v in values[start:start + LOOKUP_CHUNK])
-                    candidates += self.client.query(f"SELECT * FROM {entity} WHERE {key} IN ({chunk})").get(entity, [])
+                    candidates += self.client.query(
+                        f"SELECT * FROM {entity} WHERE {key} IN ({chunk}) MAXRESULTS 1000").get(entity, [])
         index: dict[tuple[str, str], dict[str, Any]] = {}
         for record in candidates:
             for key in fields:
