@@ -60,8 +60,7 @@ class Window:
 
 def reader_for(config: PipelineConfig, company_key: str | None = None) -> SourceReader:
     """The source reader of a company (its own source when it has one, else the pipeline's)."""
-    company = config.company(company_key)
-    source = getattr(company, "source", None) or config.source
+    source = config.company(company_key).source or config.source
     return SourceReader(source.url, source.mapping)
 
 

@@ -48,6 +48,7 @@ class LedgerConfig(_Section):
 
 class CompanyConfig(_Section):
     key: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    source: SourceConfig | None = None  # this company's billing database; the pipeline's `source` when unset
     environment: Literal["local", "sandbox", "production"] = "local"
     realm_id: str | None = None
     base_url: str | None = None

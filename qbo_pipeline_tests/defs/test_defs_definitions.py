@@ -80,3 +80,23 @@ def test_wrong_option_names_the_file_key_and_allowed_values(tmp_path):
         load_config(config_file)
     assert str(config_file) in str(error.value) and "export.closed_period" in str(error.value)
     assert "skip" in str(error.value)
+
+
+def test_each_company_reads_its_own_source(tmp_path):
+    from qbo_pipeline.source.demo import init_demo_db
+    from qbo_pipeline.sync import reader_for
+
+    east_url, west_url = f"sqlite:///{tmp_path}/east.db", f"sqlite:///{tmp_path}/west.db"
+    init_demo_db(east_url, scale=0.005, seed=1)
+    init_demo_db(west_url, scale=0.01, seed=2)
+    config_file = tmp_path / "pipeline.yaml"
+    config_file.write_text(
+        f"source: {{url: '{east_url}'}}\n"
+        "companies:\n"
+        "  - {key: east, environment: sandbox, realm_id: '1'}\n"
+        f"  - {{key: west, environment: sandbox, realm_id: '2', source: {{url: '{west_url}'}}}}\n"
+    )
+    config = load_config(config_file)
+    with reader_for(config, "east") as east, reader_for(config, "west") as west:
+        assert east.count("invoices") != west.count("invoices")
+        assert str(west.engine.url).endswith("west.db")
