@@ -103,7 +103,19 @@ class Product(_Base):
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
 
 
-class Invoice(_Base):
+class _Transaction(_Base):
+    """Columns every transaction has: currency (checked as an ISO code), soft delete, last change."""
+
+    currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
+    deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: deleted in QBO.")
+    updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
+
+    @pa.check("currency", name="currency_code")
+    def _currency(cls, series: pd.Series) -> pd.Series:
+        return _is_currency(series)
+
+
+class Invoice(_Transaction):
     """A bill sent to a customer: becomes a QBO Invoice."""
 
     id: Series[str] = pa.Field(unique=True, description="Source invoice id (unique).")
@@ -112,14 +124,7 @@ class Invoice(_Base):
     status: Series[str] = pa.Field(isin=list(INVOICE_STATUSES), description="draft | sent | paid | void | closed.")
     issue_date: Series[pa.DateTime] = pa.Field(description="Invoice date (QBO TxnDate).")
     due_date: Series[pa.DateTime] = pa.Field(nullable=True, description="Due date, not before the invoice date.")
-    currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     memo: Series[str] = pa.Field(nullable=True, description="Internal note (QBO PrivateNote).")
-    deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: deleted in QBO.")
-    updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.check("currency", name="currency_code")
-    def _currency(cls, series: pd.Series) -> pd.Series:
-        return _is_currency(series)
 
     @pa.dataframe_check(name="due_before_issue")
     def _due_after_issue(cls, df: pd.DataFrame) -> pd.Series:
@@ -154,24 +159,17 @@ class InvoiceLine(_Base):
         return ~known | (df["discount"] <= df["amount"].abs() + 1e-9)
 
 
-class Payment(_Base):
+class Payment(_Transaction):
     """Money received from a customer: becomes a QBO Payment."""
 
     id: Series[str] = pa.Field(unique=True, description="Source payment id (unique).")
     customer_id: Series[str] = pa.Field(description="Paying customer; must exist.")
     date: Series[pa.DateTime] = pa.Field(description="Payment date (QBO TxnDate).")
     amount: Series[float] = pa.Field(ge=0, description="Amount received, not negative.")
-    currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     method: Series[str] = pa.Field(nullable=True, description="Payment method name (QBO PaymentMethodRef).")
     reference: Series[str] = pa.Field(nullable=True, description="Check number / gateway id (QBO PaymentRefNum, 21).")
     deposit_account: Series[str] = pa.Field(nullable=True, description="Deposit account; Undeposited Funds when empty.")
     memo: Series[str] = pa.Field(nullable=True, description="Internal note (QBO PrivateNote).")
-    deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: deleted in QBO.")
-    updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.check("currency", name="currency_code")
-    def _currency(cls, series: pd.Series) -> pd.Series:
-        return _is_currency(series)
 
 
 class PaymentApplication(_Base):
@@ -184,7 +182,7 @@ class PaymentApplication(_Base):
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
 
 
-class Credit(_Base):
+class Credit(_Transaction):
     """A credit, write-off or bad debt: becomes a QBO CreditMemo."""
 
     id: Series[str] = pa.Field(unique=True, description="Source credit id (unique).")
@@ -193,18 +191,11 @@ class Credit(_Base):
     kind: Series[str] = pa.Field(isin=list(CREDIT_KINDS), description="credit | write_off | bad_debt.")
     date: Series[pa.DateTime] = pa.Field(description="Credit date (QBO TxnDate).")
     amount: Series[float] = pa.Field(gt=0, description="Amount credited, more than zero.")
-    currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     product_id: Series[str] = pa.Field(nullable=True, description="Item credited; the configured item when empty.")
     description: Series[str] = pa.Field(nullable=True, description="Line description (cut at 4000).")
-    deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: deleted in QBO.")
-    updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.check("currency", name="currency_code")
-    def _currency(cls, series: pd.Series) -> pd.Series:
-        return _is_currency(series)
 
 
-class Refund(_Base):
+class Refund(_Transaction):
     """Money paid back to a customer: becomes a QBO RefundReceipt."""
 
     id: Series[str] = pa.Field(unique=True, description="Source refund id (unique).")
@@ -212,7 +203,6 @@ class Refund(_Base):
     payment_id: Series[str] = pa.Field(nullable=True, description="Payment refunded; must exist if set.")
     date: Series[pa.DateTime] = pa.Field(description="Refund date (QBO TxnDate).")
     amount: Series[float] = pa.Field(gt=0, description="Amount refunded, more than zero.")
-    currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     method: Series[str] = pa.Field(nullable=True, description="Payment method name (QBO PaymentMethodRef).")
     reference: Series[str] = pa.Field(nullable=True, description="Check number / gateway id (QBO PaymentRefNum).")
     refund_account: Series[str] = pa.Field(
@@ -220,12 +210,6 @@ class Refund(_Base):
     )
     product_id: Series[str] = pa.Field(nullable=True, description="Item refunded; the configured credit item when empty.")
     description: Series[str] = pa.Field(nullable=True, description="Line description (cut at 4000).")
-    deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: deleted in QBO.")
-    updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.check("currency", name="currency_code")
-    def _currency(cls, series: pd.Series) -> pd.Series:
-        return _is_currency(series)
 
 
 MODELS: dict[str, type[pa.DataFrameModel]] = {
