@@ -136,7 +136,7 @@ def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bo
     return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale)
 
 
-def reset_state(config: PipelineConfig) -> None:
+def reset_state() -> None:
     """Forget everything local: demo source, ledger, sandbox data and Dagster history."""
     root = state_dir()
     for name in ("demo_source.db", "ledger.db", "sandbox.db", "dagster_home"):
@@ -178,7 +178,7 @@ def embedded_session(config_path: str | None, *, scale: float | None = None, res
         os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
     config = load_config()
     if reset:
-        reset_state(config)
+        reset_state()
     home = prepare_dagster_home()
     built = ensure_demo_source(config, scale=scale, reset=reset)
     if built:

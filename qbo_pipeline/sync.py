@@ -9,7 +9,6 @@ the product's promise is that no row disappears without a reason.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -183,9 +182,7 @@ def open_company(
     client = None
     try:
         vault = open_vault(config, ledger)
-        app = OAuthApp.from_company(company)
-        if client_secret:
-            app = dataclasses.replace(app, client_secret=client_secret)
+        app = OAuthApp.from_company(company, client_secret=client_secret)
         vault.register_app(company_key, app)
         realm_id = company.realm_id or vault.realm_id(company_key)
         if not realm_id:

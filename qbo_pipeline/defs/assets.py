@@ -122,7 +122,7 @@ def _master_chain(
         result = sync.validate_frames([entity], frames, known, config)[entity]
         sync.record_quarantine(config, company, context.run_id, result.quarantine)
         yield dg.Output(result, metadata=metadata.validation_metadata(entity, frames, result))
-        yield metadata.quarantine_check(context, config, entity, frames, result, asset_key=_key(company, validated_name))
+        yield metadata.quarantine_check(config, entity, frames, result, asset_key=_key(company, validated_name))
 
     @dg.asset(
         key=_key(company, payload_name),
@@ -250,7 +250,7 @@ def _transaction_assets(config: PipelineConfig, company: str) -> list[dg.AssetsD
         for result in results.values():
             sync.record_quarantine(config, company, context.run_id, result.quarantine)
         yield dg.Output(results, metadata=metadata.validations_metadata(frames, results))
-        yield metadata.quarantine_checks(context, config, frames, results, asset_key=_key(company, "validated_transactions"))
+        yield metadata.quarantine_checks(config, frames, results, asset_key=_key(company, "validated_transactions"))
 
     @dg.asset(
         key=_key(company, "transaction_payloads"),

@@ -100,14 +100,14 @@ def _rate_check(
 
 
 def quarantine_check(
-    context: Any, config: PipelineConfig, entity: str, frames: dict[str, pd.DataFrame], result: ValidationResult, *, asset_key: dg.AssetKey
+    config: PipelineConfig, entity: str, frames: dict[str, pd.DataFrame], result: ValidationResult, *, asset_key: dg.AssetKey
 ) -> dg.AssetCheckResult:
     counts = {entity: (len(frames.get(entity, pd.DataFrame())), _quarantined(entity, result))}
     return _rate_check(config, counts, asset_key)
 
 
 def quarantine_checks(
-    context: Any, config: PipelineConfig, frames: dict[str, pd.DataFrame], results: dict[str, ValidationResult], *, asset_key: dg.AssetKey
+    config: PipelineConfig, frames: dict[str, pd.DataFrame], results: dict[str, ValidationResult], *, asset_key: dg.AssetKey
 ) -> dg.AssetCheckResult:
     counts = {e: (len(frames.get(e, pd.DataFrame())), _quarantined(e, r)) for e, r in results.items()}
     return _rate_check(config, counts, asset_key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import dagster as dg
@@ -33,8 +32,5 @@ class QboResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def session(self, config: PipelineConfig, company_key: str) -> Iterator[CompanySession]:
-        company = config.company(company_key)
-        if self.client_secret:
-            os.environ.setdefault(company.client_secret_env, self.client_secret)
-        with open_company(config, company_key, time_scale=self.time_scale) as session:
+        with open_company(config, company_key, client_secret=self.client_secret, time_scale=self.time_scale) as session:
             yield session

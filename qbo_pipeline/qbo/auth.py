@@ -104,9 +104,10 @@ class OAuthApp:
         return f"OAuthApp(client_id={self.client_id!r}, discovery_url={self.discovery_url!r})"
 
     @classmethod
-    def from_company(cls, company: Any) -> OAuthApp:
-        """Build from a ``CompanyConfig`` (the secret comes from the environment variable it names)."""
-        secret = os.environ.get(company.client_secret_env)
+    def from_company(cls, company: Any, *, client_secret: str | None = None) -> OAuthApp:
+        """Build from a ``CompanyConfig``; the secret is ``client_secret`` (a Dagster ``EnvVar``, say)
+        or else the environment variable the company names."""
+        secret = client_secret or os.environ.get(company.client_secret_env)
         if not secret:
             if company.environment != "local":
                 raise AuthError(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
+from qbo_pipeline.source.mapping import column_kind
 from qbo_pipeline.source.model import ENTITIES
 
 FAILURE_COLUMNS = ["row", "column", "check", "value"]
@@ -24,16 +24,9 @@ class SchemaMismatchError(ValueError):
     """A frame lacks a column the canonical model requires: a mapping problem, not a row problem."""
 
 
-def _kind(column: sa.Column) -> str:
-    if isinstance(column.type, sa.Boolean):
-        return "bool"
-    if isinstance(column.type, sa.Integer):
-        return "int"
-    if isinstance(column.type, sa.Numeric):
-        return "number"
-    if isinstance(column.type, sa.DateTime | sa.Date):
-        return "date"
-    return "text"
+# the source's column kinds, folded into the conversions this module knows
+_CONVERSION = {"id": "text", "text": "text", "number": "number", "integer": "int", "date": "date",
+               "datetime": "date", "bool": "bool"}
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -67,7 +60,7 @@ def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     out: dict[str, pd.Series] = {}
     failures: list[pd.DataFrame] = []
     for column in entity.table.columns:
-        name, kind = column.name, _kind(column)
+        name, kind = column.name, _CONVERSION[column_kind(table, column.name)]
         if name not in frame.columns:
             if kind == "bool" and column.default is not None:
                 out[name] = pd.Series(bool(column.default.arg), index=frame.index)
