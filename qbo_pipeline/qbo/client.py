@@ -19,7 +19,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
@@ -191,9 +190,14 @@ class QboClient:
                 refusals[0] += 1
                 raise
 
+        def stop(state: RetryCallState) -> bool:
+            # a "one name at a time" refusal wrote nothing: it does not use up the budget
+            # meant for other faults (up to as many again)
+            return state.attempt_number >= self.max_attempts + min(refusals[0], self.max_attempts)
+
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop,
             wait=self._wait,
             before_sleep=self._before_sleep,
             reraise=True,
