@@ -223,7 +223,10 @@ class ExportEngine:
         self._run_id = report.run_id
         self._report = report
         writes_before, requests_before = self.client.write_requests, self.client.requests_made
-        self._links = self.ledger.links(self.company)
+        # only the links this run touches (its records and what they point at): the ledger's whole
+        # history with its stored bodies is not read for a run that exports a few changed records
+        keys = {(p.entity, p.source_id) for p in payloads} | {parent for p in payloads for parent in p.depends_on}
+        self._links = self.ledger.links_for(self.company, keys)
         pending = self.ledger.pending_outbox(self.company)
         close = None
         if any(p.txn_date for p in payloads):
@@ -367,8 +370,7 @@ class ExportEngine:
 
     def _adopt_existing(self, entity: str, creates: list[tuple[Step, dict[str, Any]]]) -> None:
         """Turn creates into updates where QBO already has the record (same name, email, DocNumber...)."""
-        with self._lock:
-            taken = {link["qbo_id"] for (e, _), link in self._links.items() if e == entity and link.get("qbo_id")}
+        taken = self._taken_ids(entity)
         fields: list[str] = []
         for step, _ in creates:
             for key in step.payload.lookup:
@@ -591,8 +593,7 @@ class ExportEngine:
         if not name:
             return body
         matches = self.client.find(entity, name_field, name, include_inactive=True)
-        with self._lock:
-            taken = {link["qbo_id"] for (e, _), link in self._links.items() if e == entity and link.get("qbo_id")}
+        taken = self._taken_ids(entity)
         free = [m for m in matches if m["Id"] not in taken]
         if free:
             record = free[0]
@@ -626,6 +627,13 @@ class ExportEngine:
         self._fail(step, error)
 
     # -- bookkeeping ----------------------------------------------------------------------
+
+    def _taken_ids(self, entity: str) -> set[str]:
+        """QBO Ids of ``entity`` some source row already holds (so a lookup never adopts them twice)."""
+        taken = self.ledger.qbo_ids(self.company, entity)
+        with self._lock:
+            taken |= {link["qbo_id"] for (e, _), link in self._links.items() if e == entity and link.get("qbo_id")}
+        return taken
 
     def _halt(self, error: AuthError) -> None:
         with self._lock:

@@ -126,6 +126,13 @@ class Ledger:
         with self.engine.connect() as conn:
             return {(r.entity, r.source_id): dict(r._mapping) for r in conn.execute(query)}
 
+    def qbo_ids(self, company: str, entity: str) -> set[str]:
+        """QBO Ids of ``entity`` linked to some source row of the company (ids only, no bodies)."""
+        t = self.tables["links"]
+        query = sa.select(t.c.qbo_id).where(t.c.company == company, t.c.entity == entity, t.c.qbo_id.is_not(None))
+        with self.engine.connect() as conn:
+            return {str(qbo_id) for (qbo_id,) in conn.execute(query)}
+
     def claimed_names(self, company: str, entity: str) -> dict[str, str]:
         """Casefolded QBO name -> source id of the records of ``entity`` that hold it in QBO
         (the name and id columns only, not the stored bodies)."""
