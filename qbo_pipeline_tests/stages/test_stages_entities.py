@@ -58,12 +58,12 @@ def test_names_aliases_and_asset_names_are_unique_and_resolve():
 
 
 def test_derived_tables_follow_the_registry():
-    assert sync.FAMILIES == {s.name: s.tables for s in REGISTRY}
-    assert sync.MASTER_ENTITIES + sync.TRANSACTION_ENTITIES == tuple(s.name for s in REGISTRY)
+    assert {s.name: s.tables for s in REGISTRY} == sync.FAMILIES
+    assert tuple(s.name for s in REGISTRY) == sync.MASTER_ENTITIES + sync.TRANSACTION_ENTITIES
     assert planner.EXPORT_ORDER == entities.EXPORT_ORDER == ("Account", *(s.qbo_entity for s in REGISTRY))
     assert payload_module.EXPORT_ORDER == entities.EXPORT_ORDER
-    assert payload_module.QBO_ENTITY_FOR_SOURCE == {s.name: s.qbo_entity for s in REGISTRY}
-    assert selection.SOURCE_ENTITY_FOR_QBO == {s.qbo_entity: s.name for s in REGISTRY}
+    assert {s.name: s.qbo_entity for s in REGISTRY} == payload_module.QBO_ENTITY_FOR_SOURCE
+    assert {s.qbo_entity: s.name for s in REGISTRY} == selection.SOURCE_ENTITY_FOR_QBO
     assert qbo_entity_name("credit") == "CreditMemo"
     assert qbo_entity_name("Refund-Receipts") == "RefundReceipt"
     with pytest.raises(OperatorError):
