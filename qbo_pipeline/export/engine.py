@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qbo_pipeline.export import planner as planning
+from qbo_pipeline.export import policies
 from qbo_pipeline.export.planner import (
     BLOCKED,
     CREATE,
@@ -39,6 +40,7 @@ from qbo_pipeline.export.planner import (
     Plan,
     Step,
 )
+from qbo_pipeline.export.policies import Retry, Settle
 from qbo_pipeline.export.refs import NamedRefs, UnresolvedRef, named_refs_with_fields
 from qbo_pipeline.ledger import Ledger, utcnow
 from qbo_pipeline.qbo import redact
@@ -46,10 +48,7 @@ from qbo_pipeline.qbo.client import QboClient
 from qbo_pipeline.qbo.errors import (
     AuthError,
     ClosedPeriodError,
-    ConcurrentEditError,
-    DuplicateNameError,
     QboError,
-    StaleObjectError,
     ThrottleError,
     TransientError,
     fault_from_body,
@@ -63,7 +62,6 @@ redact.install("qbo_pipeline.export")
 NAME_FIELD = {"Customer": "DisplayName", "Item": "Name", "Account": "Name"}
 NAME_LIMIT = {"Customer": 500, "Item": 100, "Account": 100}
 LOOKUP_CHUNK = 500  # values per lookup query; with MAXRESULTS 1000 a value may match twice
-RETRY_AS_SINGLE = (ThrottleError, TransientError, ConcurrentEditError, StaleObjectError, DuplicateNameError)
 
 COUNT_KEYS = tuple(Outcome)
 _KEEP_STATUS = "keep"  # _finish: the link's status becomes the outcome (None: the link is not touched)
@@ -132,7 +130,6 @@ class ExportStopped(AuthError):
 
 
 SYNC_TOKEN_CHUNK = 500  # ids per query when reading current SyncTokens
-BALANCE_REFUSAL = "6220"  # Delete Entity Has Balance Error
 
 
 class _Stop(Exception):
@@ -522,7 +519,7 @@ class ExportEngine:
             self._retry_single_or_fail(step, body, error)
 
     def _retry_single_or_fail(self, step: Step, body: dict[str, Any], error: QboError) -> None:
-        if isinstance(error, RETRY_AS_SINGLE):
+        if isinstance(error, policies.RETRY_AS_SINGLE):
             self._bump_attempt(step)
             self._send_single(step, body, first_error=error)
         else:
@@ -537,17 +534,19 @@ class ExportEngine:
         for _ in range(4):
             rid: str | None = None
             if error is not None:
-                if isinstance(error, StaleObjectError) and not stale_retried and step.qbo_id:
+                decision = policies.retry(error, step.action, has_qbo_id=bool(step.qbo_id),
+                                          stale_retried=stale_retried, renamed=renamed,
+                                          from_batch=first_error is error)
+                if decision == Retry.READ_SYNC_TOKEN:
                     stale_retried = True
                     step.sync_token = None  # read again below
-                elif isinstance(error, DuplicateNameError) and step.action == CREATE and not renamed:
+                elif decision == Retry.RESOLVE_NAME:
                     renamed = True
                     body = self._resolve_duplicate_name(step, body)
-                elif isinstance(error, ThrottleError | TransientError | ConcurrentEditError) and first_error is error:
-                    pass  # a batch item QBO refused for load: send it once on its own (the client retries)
-                else:
+                elif decision == Retry.NONE:
                     self._handle_error(step, error)
                     return
+                # Retry.RESEND: a batch item QBO refused for load: send it once on its own (the client retries)
             try:
                 if step.action in (UPDATE, DEACTIVATE, VOID, DELETE):
                     self._ensure_sync_token(step)
@@ -608,21 +607,21 @@ class ExportEngine:
         return {**body, name_field: renamed}
 
     def _handle_error(self, step: Step, error: QboError) -> None:
-        if isinstance(error, AuthError):
+        decision = policies.settle(error, step.action, closed_period=self.closed_period)
+        if decision == Settle.STOP:
+            assert isinstance(error, AuthError)
             self._halt(error)
             raise _Stop from error
-        if isinstance(error, ClosedPeriodError) and self.closed_period == "skip":
+        if decision == Settle.SKIP_CLOSED_PERIOD:
             self._count(Outcome.SKIPPED)
             self._finish(step, Outcome.SKIPPED, message=error.describe(), hint=error.hint,
                          status=LinkStatus.SKIPPED if not step.qbo_id else None, count=False)
             return
-        if step.action == DEACTIVATE and error.code == BALANCE_REFUSAL:
+        if decision == Settle.KEEP_ACTIVE:
             # QBO keeps a name with an open balance active: a documented outcome, not a failure
             self._count(Outcome.SKIPPED)
             self._finish(step, Outcome.SKIPPED, code=error.code, tid=error.intuit_tid, status=KEPT_ACTIVE, count=False,
-                         message="kept active: QuickBooks does not deactivate a name with an open balance",
-                         hint="settle or write off the balance; the record is deactivated at its next change "
-                              "in the source")
+                         message=policies.KEPT_ACTIVE_MESSAGE, hint=policies.KEPT_ACTIVE_HINT)
             return
         self._fail(step, error)
 
@@ -693,13 +692,7 @@ class ExportEngine:
         message = error.describe()
         if unknown:
             message += " — outcome unknown; the next run looks the record up in QBO before creating it again"
-        hint = error.hint
-        text = f"{error.message} {error.detail}".lower()
-        if step.action in (VOID, DELETE) and ("applied" in text or "linked" in text):
-            hint = (f"A payment or credit memo still applies to this {step.payload.entity} in QBO, and QBO refuses to "
-                    f"{step.action} a paid transaction. Once the source payment no longer applies to it (exported "
-                    "with the payments, which run before removals in one export) the next run succeeds; or unapply "
-                    "the payment in QBO.")
+        hint = policies.failure_hint(error, step.action, step.payload.entity)
         self._finish(step, Outcome.FAILED, message=message, hint=hint, code=error.code,
                      tid=error.intuit_tid, request_id=request_id)
 
