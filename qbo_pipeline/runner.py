@@ -225,3 +225,12 @@ def exit_code(outcomes: list[CompanyOutcome]) -> int:
     if any(o.records_failed for o in outcomes):
         return EXIT_RECORDS_FAILED
     return EXIT_OK
+
+
+def export_once(config: PipelineConfig, company_key: str, *, dry_run: bool = False, full: bool = False,
+                wait: bool = True, log_path: Path | None = None) -> CompanyOutcome:
+    """One export run of a company with the command line's defaults (tests and benchmarks use it)."""
+    path = log_path or state_dir() / "logs" / "runs.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return export_company(config, company_key, run_config=export_config(dry_run=dry_run, full=full, wait=wait),
+                          log_path=path)

@@ -137,19 +137,19 @@ def qbo_export(
         with qbo.session(settings, company, ledger.get()) as session:
             result = stages.sync_company(settings, request, session, progress=say)
     ledger.get().save_report(company, context.run_id, sync_report(result))
-    if not config.dry_run:
-        for e in REGISTRY:
-            counts = result.entities.get(e.name)
-            if counts is None:
-                continue
+    for e in REGISTRY:
+        counts = result.entities.get(e.name)
+        if counts is None:
+            continue
+        if not config.dry_run:  # a dry run changed nothing in QuickBooks: no entity is materialized
             yield dg.MaterializeResult(asset_key=entity_key(e), metadata=counts_metadata(counts))
-            yield dg.AssetCheckResult(
-                asset_key=entity_key(e), check_name="no_failed_or_blocked",
-                passed=not (counts.failed or counts.blocked),
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"failed": counts.failed, "blocked": counts.blocked},
-                description="See `qbo-pipeline failed list` for QuickBooks' error and a hint per record.",
-            )
+        yield dg.AssetCheckResult(
+            asset_key=entity_key(e), check_name="no_failed_or_blocked",
+            passed=not (counts.failed or counts.blocked),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"failed": counts.failed, "blocked": counts.blocked, "dry_run": config.dry_run},
+            description="See `qbo-pipeline failed list` for QuickBooks' error and a hint per record.",
+        )
     yield dg.MaterializeResult(asset_key=SYNC_REPORTS, metadata=report_metadata(context.run_id, result))
 
 
