@@ -8,9 +8,8 @@ the product's promise is that no row disappears without a reason.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,24 +17,18 @@ from typing import Any
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.entities import NAME_LISTS, REGISTRY, TRANSACTIONS
+from qbo_pipeline.ledger import Ledger
 from qbo_pipeline.schemas import ValidationResult, validate
 from qbo_pipeline.source.extract import SourceReader
 from qbo_pipeline.transform import TransformResult, build_payloads
-from qbo_pipeline.transform.payload import Payload
 
 log = logging.getLogger("qbo_pipeline.sync")
 
-# Canonical entity -> the tables that travel together (parent first).
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "customers": ("customers",),
-    "products": ("products",),
-    "invoices": ("invoices", "invoice_lines"),
-    "credits": ("credits",),
-    "payments": ("payments", "payment_applications"),
-    "refunds": ("refunds",),
-}
-MASTER_ENTITIES = ("customers", "products")
-TRANSACTION_ENTITIES = ("invoices", "credits", "payments", "refunds")
+# Derived from the entity registry: canonical entity -> the tables that travel together (parent first).
+FAMILIES: dict[str, tuple[str, ...]] = {e.name: e.tables for e in REGISTRY}
+MASTER_ENTITIES: tuple[str, ...] = tuple(e.name for e in NAME_LISTS)
+TRANSACTION_ENTITIES: tuple[str, ...] = tuple(e.name for e in TRANSACTIONS)
 
 @dataclass(frozen=True)
 class Window:
@@ -114,101 +107,21 @@ def transform_valid(
     return {entity: build_payloads(entity, validated[entity].valid, config, context=ctx) for entity in entities}
 
 
-_LIMITERS: dict[tuple[str, float], Any] = {}
+def __getattr__(name: str) -> Any:
+    """The company session moved to :mod:`qbo_pipeline.stages` (typed there); these names stay
+    importable from here for callers written before the stage API."""
+    if name in ("CompanySession", "NotConnectedError", "open_company", "open_vault"):
+        from qbo_pipeline import stages
+
+        return getattr(stages, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def company_limiter(company_key: str, time_scale: float = 1.0) -> Any:
-    """One rate limiter per company in this process, so consecutive runs share QBO's windows
-    instead of each starting with a full budget (QBO counts per company, not per connection)."""
-    from qbo_pipeline.qbo.limits import RateLimiter
-
-    key = (company_key, time_scale)
-    if key not in _LIMITERS:
-        _LIMITERS[key] = RateLimiter(time_scale=time_scale)
-    return _LIMITERS[key]
-
-
-class NotConnectedError(RuntimeError):
-    """The company has no QuickBooks connection yet."""
-
-
-@dataclass
-class CompanySession:
-    """An open connection to one company: ledger, token vault, QBO client and export engine."""
-
-    config: PipelineConfig
-    company_key: str
-    ledger: Any
-    vault: Any
-    client: Any
-    engine: Any
-
-    @property
-    def company(self) -> Any:
-        return self.config.company(self.company_key)
-
-    def export(self, payloads: list[Payload], *, dry_run: bool = False, run_id: str | None = None) -> Any:
-        return self.engine.export(payloads, dry_run=dry_run, run_id=run_id)
-
-    def app_url(self, entity: str, qbo_id: str) -> str:
-        """The "View in QuickBooks" link of a record (the sandbox's own pages in local mode)."""
-        from qbo_pipeline.qbo.environments import app_url
-
-        return app_url(self.company.environment, self.company.base_url, entity, qbo_id)
-
-
-def open_vault(config: PipelineConfig, ledger: Any) -> Any:
-    """The token vault of this pipeline (key from QBO_PIPELINE_TOKEN_KEY, or a local key file in local mode)."""
-    from qbo_pipeline.config import state_dir
-    from qbo_pipeline.qbo.auth import TokenVault, load_key
-
-    environment = "local" if all(c.environment == "local" for c in config.companies) else "production"
-    key = load_key(environment=environment, state_dir=state_dir())
-    return TokenVault(ledger, key, lock_dir=state_dir() / "locks")
-
-
-@contextlib.contextmanager
-def open_company(
-    config: PipelineConfig, company_key: str, *, client_secret: str | None = None, time_scale: float = 1.0
-) -> Iterator[CompanySession]:
-    """Open ledger, vault, client and engine for one company, and close them afterwards."""
-    from qbo_pipeline.export.engine import ExportEngine
-    from qbo_pipeline.ledger import Ledger
-    from qbo_pipeline.qbo.auth import OAuthApp
-    from qbo_pipeline.qbo.client import QboClient
-    from qbo_pipeline.qbo.environments import api_base_url
-    company = config.company(company_key)
-    ledger = Ledger(config.ledger.url)
-    client = None
-    try:
-        vault = open_vault(config, ledger)
-        app = OAuthApp.from_company(company, client_secret=client_secret)
-        vault.register_app(company_key, app)
-        realm_id = company.realm_id or vault.realm_id(company_key)
-        if not realm_id:
-            raise NotConnectedError(
-                f"company {company_key!r} is not connected to QuickBooks: run `qbo-pipeline connect --company {company_key}`"
-            )
-        client = QboClient(
-            api_base_url(company.environment, company.base_url),
-            realm_id,
-            vault.token_source(company),
-            limiter=company_limiter(company_key, time_scale),
-            time_scale=time_scale,
-        )
-        engine = ExportEngine(client, ledger, config, company_key)
-        yield CompanySession(config, company_key, ledger, vault, client, engine)
-    finally:
-        if client is not None:
-            client.close()
-        ledger.dispose()
-
-
-def record_quarantine(config: PipelineConfig, company_key: str, run_id: str, quarantine: pd.DataFrame) -> int:
+def record_quarantine(config: PipelineConfig, company_key: str, run_id: str, quarantine: pd.DataFrame,
+                      ledger: Ledger | None = None) -> int:
     """Keep this run's quarantined rows in the ledger, where `qbo-pipeline status` finds them."""
     if quarantine is None or quarantine.empty:
         return 0
-    from qbo_pipeline.ledger import Ledger
 
     rows = [
         {
@@ -222,11 +135,14 @@ def record_quarantine(config: PipelineConfig, company_key: str, run_id: str, qua
         }
         for row in quarantine.to_dict("records")
     ]
-    ledger = Ledger(config.ledger.url)
-    try:
+    if ledger is not None:
         ledger.add_quarantine(rows)
+        return len(rows)
+    own = Ledger(config.ledger.url)
+    try:
+        own.add_quarantine(rows)
     finally:
-        ledger.dispose()
+        own.dispose()
     return len(rows)
 
 
@@ -240,31 +156,31 @@ def transform_context(
     entities: Iterable[str],
     *,
     validated: dict[str, ValidationResult] | None = None,
+    ledger: Ledger | None = None,
+    reader: SourceReader | None = None,
 ) -> dict[str, Any]:
     """Facts the builders need from earlier syncs and from rows outside this window.
 
     Names already claimed in QBO come from the ledger, so a customer keeps its name across
-    runs; invoice balances and the payments' deposit accounts come from the source.
+    runs; invoice balances and the payments' deposit accounts come from the source. An open
+    ``ledger`` and ``reader`` are used when given (the stage API's one ledger per run).
     """
-    from qbo_pipeline.ledger import Ledger
-
     entities = set(entities)
     values: dict[str, Any] = {}
     if entities & {"customers", "products"}:
-        ledger = Ledger(config.ledger.url)
+        own = ledger or Ledger(config.ledger.url)
         try:
             for entity, field_name in (("Customer", "claimed_names"), ("Item", "claimed_item_names")):
-                links = ledger.links(company_key, entity)
-                values[field_name] = {
-                    str(link["name"]).casefold(): source_id
-                    for (_, source_id), link in links.items()
-                    if link.get("name") and link.get("qbo_id")
-                }
+                values[field_name] = own.claimed_names(company_key, entity)
         finally:
-            ledger.dispose()
+            if ledger is None:
+                own.dispose()
     if entities & {"invoices", "credits", "refunds"}:
-        with reader_for(config, company_key) as reader:
+        if reader is not None:
             values.update(_source_balances(reader, entities, validated or {}))
+        else:
+            with reader_for(config, company_key) as own_reader:
+                values.update(_source_balances(own_reader, entities, validated or {}))
     return values
 
 
@@ -285,14 +201,9 @@ def _source_balances(reader: SourceReader, entities: set[str], validated: dict[s
             invoice_ids |= {str(v) for v in result.valid[table][column].dropna()}
     if invoice_ids:
         ids = sorted(invoice_ids)
-        applications = pd.concat(
-            [c[c["invoice_id"].isin(invoice_ids)] for c in reader.iter_chunks("payment_applications")] or [pd.DataFrame()],
-            ignore_index=True,
-        )
-        credits = pd.concat(
-            [c[c["invoice_id"].isin(invoice_ids)] for c in reader.iter_chunks("credits")] or [pd.DataFrame()],
-            ignore_index=True,
-        )
+        # only the applications and credits of these invoices, queried by invoice id (no table scan)
+        applications = reader.read_where("payment_applications", "invoice_id", ids)
+        credits = reader.read_where("credits", "invoice_id", ids)
         values["invoices"] = invoice_states(
             reader.read("invoices", ids=ids),
             reader.read("invoice_lines", ids=ids),

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +42,7 @@ from qbo_pipeline.export.planner import (
 from qbo_pipeline.export.refs import NamedRefs, UnresolvedRef, named_refs_with_fields
 from qbo_pipeline.ledger import Ledger, utcnow
 from qbo_pipeline.qbo import redact
-from qbo_pipeline.qbo.client import QboClient, _quote
+from qbo_pipeline.qbo.client import QboClient
 from qbo_pipeline.qbo.errors import (
     AuthError,
     ClosedPeriodError,
@@ -104,6 +104,8 @@ class ExportReport:
     plan: Plan | None = None
     message: str | None = None
     created_refs: list[tuple[str, str, str]] = field(default_factory=list)
+    write_requests_by_entity: dict[str, int] = field(default_factory=dict)  # QBO entity -> write requests
+    skipped_steps: dict[tuple[str, str], str] = field(default_factory=dict)  # record -> why the plan skips it
 
     @property
     def writes_per_minute(self) -> float:
@@ -166,12 +168,22 @@ class ExportEngine:
         self._links: dict[tuple[str, str], dict[str, Any]] = {}
         self._stop = threading.Event()
         self._stop_error: AuthError | None = None
+        self._quarantined: dict[tuple[str, str], str] = {}
+        self._still_needed: dict[tuple[str, str], str] = {}
 
     # -- public ---------------------------------------------------------------------------
 
-    def export(self, payloads: list[Payload], *, dry_run: bool = False, run_id: str | None = None) -> ExportReport:
-        """Plan and (unless ``dry_run``) execute; returns the report, raises ``ExportStopped`` on auth failure."""
+    def export(self, payloads: list[Payload], *, dry_run: bool = False, run_id: str | None = None,
+               quarantined: Mapping[tuple[str, str], str] | None = None,
+               still_needed: Mapping[tuple[str, str], str] | None = None) -> ExportReport:
+        """Plan and (unless ``dry_run``) execute; returns the report, raises ``ExportStopped`` on auth failure.
+
+        One call exports everything of a company in dependency order (name lists, transactions,
+        removals, deactivations last). ``quarantined`` and ``still_needed`` go to the planner
+        (see ``planner.plan``)."""
         run_id = run_id or uuid.uuid4().hex
+        self._quarantined = dict(quarantined or {})
+        self._still_needed = dict(still_needed or {})
         report = ExportReport(run_id=run_id, company=self.company, dry_run=dry_run)
         started = time.monotonic()
         with self.ledger.export_locked(self.company, owner=f"run {run_id}"):
@@ -217,8 +229,10 @@ class ExportEngine:
         if any(p.txn_date for p in payloads):
             close = self.client.book_close_date()
         plan = planning.plan(payloads, self._links, pending=pending, book_close_date=close,
-                             closed_period=self.closed_period, max_attempts=self.max_attempts)
+                             closed_period=self.closed_period, max_attempts=self.max_attempts,
+                             quarantined=self._quarantined, still_needed=self._still_needed)
         self.log.info("plan for %s: %s", self.company, _summary(plan.counts()))
+        report.skipped_steps = {step.key: step.reason for step in plan.steps if step.action == SKIP}
         if dry_run:
             report.plan = plan
             for step in plan.steps:
@@ -242,7 +256,11 @@ class ExportEngine:
                 for step in wave:
                     self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
                 continue
+            entity = wave[0].payload.entity
+            before = self.client.write_requests
             self._run_wave(wave, index, len(waves))
+            by_entity = report.write_requests_by_entity
+            by_entity[entity] = by_entity.get(entity, 0) + self.client.write_requests - before
         report.created_refs = list(self.refs.created)
         report.write_requests = self.client.write_requests - writes_before
         report.requests = self.client.requests_made - requests_before
@@ -365,9 +383,7 @@ class ExportEngine:
             for key in fields:
                 values = sorted({str(s.payload.lookup[key]) for s, _ in creates if s.payload.lookup.get(key)})
                 for start in range(0, len(values), LOOKUP_CHUNK):
-                    chunk = ", ".join(_quote(v) for v in values[start:start + LOOKUP_CHUNK])
-                    candidates += self.client.query(
-                        f"SELECT * FROM {entity} WHERE {key} IN ({chunk}) MAXRESULTS 1000").get(entity, [])
+                    candidates += self.client.query_in(entity, key, values[start:start + LOOKUP_CHUNK])
         index: dict[tuple[str, str], dict[str, Any]] = {}
         for record in candidates:
             for key in fields:
@@ -403,11 +419,10 @@ class ExportEngine:
         as soon as anything else touched the record (a payment applied to an invoice bumps it)."""
         by_id = {str(step.qbo_id): step for step in steps}
         ids = sorted(by_id)
-        active = " AND Active IN (true, false)" if entity in NAME_FIELD else ""
         for start in range(0, len(ids), SYNC_TOKEN_CHUNK):
-            chunk = ", ".join(_quote(i) for i in ids[start:start + SYNC_TOKEN_CHUNK])
-            answer = self.client.query(f"SELECT * FROM {entity} WHERE Id IN ({chunk}){active} MAXRESULTS 1000")
-            for record in answer.get(entity, []):
+            records = self.client.query_in(entity, "Id", ids[start:start + SYNC_TOKEN_CHUNK],
+                                           include_inactive=entity in NAME_FIELD)
+            for record in records:
                 step = by_id.get(str(record.get("Id")))
                 if step is not None and record.get("SyncToken") is not None:
                     step.sync_token = str(record["SyncToken"])
@@ -415,13 +430,18 @@ class ExportEngine:
     # -- request ids ----------------------------------------------------------------------
 
     def _request_id(self, step: Step, operation: str) -> str:
-        """Deterministic per record, operation, content and attempt; a pending one is replayed."""
+        """Deterministic per record, operation, content, attempt and (for changes) the SyncToken the
+        change applies to; a pending one is replayed. Without the SyncToken, a change repeated later
+        with the same content (an edit reverted, a name made active and deactivated again) would reuse
+        the first request id and QBO would replay the old answer instead of applying it."""
         if step.pending_request_id and operation == CREATE:
             rid, step.pending_request_id = step.pending_request_id, None
             return rid
         with self._lock:
             attempts = (self._links.get(step.key) or {}).get("attempts") or 0
         seed = f"{self.company}|{step.key[0]}|{step.key[1]}|{operation}|{step.hash}|{attempts}|{step.qbo_id}"
+        if operation != CREATE and step.sync_token is not None:
+            seed += f"|{step.sync_token}"
         return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
     def _named_request_id(self, seed: str) -> str:

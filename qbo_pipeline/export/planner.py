@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from qbo_pipeline.transform.payload import EXPORT_ORDER, Payload
+from qbo_pipeline.entities import EXPORT_ORDER
+from qbo_pipeline.transform.payload import Payload
 
 CREATE, UPDATE, SKIP, DEACTIVATE, VOID, DELETE, BLOCKED = (
     "create", "update", "skip", "deactivate", "void", "delete", "blocked")
@@ -132,9 +133,20 @@ def plan(
     book_close_date: date | str | None = None,
     closed_period: str = "skip",
     max_attempts: int | None = None,
+    quarantined: Mapping[tuple[str, str], str] | None = None,
+    still_needed: Mapping[tuple[str, str], str] | None = None,
 ) -> Plan:
-    """Decide each record's action from its payload and its ledger link (``(entity, source_id) -> link``)."""
+    """Decide each record's action from its payload and its ledger link (``(entity, source_id) -> link``).
+
+    ``quarantined`` maps ``(QBO entity, source id)`` of records that never reach QBO because
+    validation quarantined them to the reason, so their dependents are blocked naming it.
+    ``still_needed`` maps names some later source transaction (not in QBO, not in this plan)
+    still points at to a description of it: their deactivation waits, because QBO refuses a
+    transaction that points at an inactive name.
+    """
     pending = pending or {}
+    quarantined = quarantined or {}
+    still_needed = still_needed or {}
     seen: set[tuple[str, str]] = set()
     for payload in payloads:
         key = (payload.entity, payload.source_id)
@@ -145,7 +157,9 @@ def plan(
     depths = _depths(payloads)
     steps: dict[tuple, Step] = {}
     removal_base = 1000
-    referenced = {parent for p in payloads if p.action == "upsert" for parent in p.depends_on}
+    # names that records written by this plan point at (an unchanged record is not sent, so it needs nothing)
+    referenced = {parent for p in payloads if p.action == "upsert" and not _unchanged(p, ledger_state)
+                  for parent in p.depends_on}
     for payload in sorted(payloads, key=lambda p: (_order_index(p.entity), depths[(p.entity, p.source_id)])):
         key = (payload.entity, payload.source_id)
         link = ledger_state.get(key) or {}
@@ -178,17 +192,32 @@ def plan(
                 raise ValueError(f"{payload.entity} {payload.source_id}: only name lists can be deactivated")
             if payload.action in ("void", "delete") and payload.entity in NAME_LISTS:
                 raise ValueError(f"{payload.entity} {payload.source_id}: name lists are deactivated, not {payload.action}d")
-            if not qbo_id and payload.action == "deactivate" and key in referenced:
-                # inactive in the source but records of this plan point at it: create it (active, as
-                # QBO refuses transactions for inactive names), export them, then deactivate it
+            if payload.action == "deactivate" and key in referenced and (not qbo_id or status == "deactivated"):
+                # inactive in the source but records of this plan point at it: create it (or make it
+                # active again) first, as QBO refuses transactions for inactive names, export them, then
+                # deactivate it after them
                 active = Payload(payload.entity, payload.source_id, {**payload.body, "Active": True},
                                  action="upsert", lookup=payload.lookup, txn_date=payload.txn_date)
-                create = Step(active, CREATE, reason="inactive in the source, but records in this export need it: "
-                                                      "created, then deactivated after them")
-                create.wave = order * 10 + depths[key]
-                steps[key] = create
-                step.action, step.reason = DEACTIVATE, "inactive in the source (created in this export)"
+                if qbo_id:
+                    first = Step(active, UPDATE, reason="inactive in the source and in QBO, but records in this "
+                                                        "export need it: made active for them, then deactivated",
+                                 qbo_id=qbo_id, sync_token=link.get("sync_token"))
+                else:
+                    first = Step(active, CREATE, reason="inactive in the source, but records in this export need "
+                                                        "it: created, then deactivated after them")
+                first.wave = order * 10 + depths[key]
+                steps[key] = first
+                if key in still_needed:
+                    step.reason = f"kept active: {still_needed[key]} still need it"
+                else:
+                    step.action = DEACTIVATE
+                    step.reason = "inactive in the source (" + ("made active" if qbo_id else "created") + \
+                        " in this export for the records that need it)"
                 steps[(*key, "then")] = step
+                continue
+            if payload.action == "deactivate" and key in still_needed and status != "deactivated":
+                step.reason = f"kept active: {still_needed[key]} still need it"
+                steps[key] = step
                 continue
             if not qbo_id:
                 step.reason = "never exported; nothing to remove in QBO"
@@ -210,12 +239,19 @@ def plan(
             else:
                 step.action, step.reason = BLOCKED, f"closed period: books closed through {close}"
         steps[key] = step
-    _block_dependents(steps, ledger_state)
+    _block_dependents(steps, ledger_state, quarantined)
     return Plan(list(steps.values()))
 
 
-def _block_dependents(steps: dict[tuple[str, str], Step], ledger_state: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
-    """Records whose parent cannot be in QBO are blocked, naming the parent."""
+def _unchanged(payload: Payload, ledger_state: Mapping[tuple[str, str], Mapping[str, Any]]) -> bool:
+    link = ledger_state.get((payload.entity, payload.source_id)) or {}
+    return bool(link.get("qbo_id")) and link.get("status") == "exported" and link.get("payload_hash") == payload.hash
+
+
+def _block_dependents(steps: dict[tuple, Step], ledger_state: Mapping[tuple[str, str], Mapping[str, Any]],
+                      quarantined: Mapping[tuple[str, str], str]) -> None:
+    """Records whose parent cannot be in QBO are blocked, naming the parent (and, for a
+    quarantined parent, why it was quarantined: that is what the user has to fix)."""
     for step in steps.values():  # already in dependency order
         if step.action not in (CREATE, UPDATE):
             continue
@@ -229,7 +265,10 @@ def _block_dependents(steps: dict[tuple[str, str], Step], ledger_state: Mapping[
                     break
             elif not parent_link.get("qbo_id"):
                 step.action, step.blocked_by = BLOCKED, parent
-                state = parent_link.get("status") or "not exported"
-                step.reason = f"parent {parent[0]} {parent[1]} is not in QBO ({state})"
+                if parent in quarantined:
+                    step.reason = f"{parent[0]} {parent[1]} is quarantined: {quarantined[parent]}"
+                else:
+                    state = parent_link.get("status") or "not exported"
+                    step.reason = f"parent {parent[0]} {parent[1]} is not in QBO ({state})"
                 break
 

@@ -126,6 +126,15 @@ class Ledger:
         with self.engine.connect() as conn:
             return {(r.entity, r.source_id): dict(r._mapping) for r in conn.execute(query)}
 
+    def claimed_names(self, company: str, entity: str) -> dict[str, str]:
+        """Casefolded QBO name -> source id of the records of ``entity`` that hold it in QBO
+        (the name and id columns only, not the stored bodies)."""
+        t = self.tables["links"]
+        query = sa.select(t.c.name, t.c.source_id).where(
+            t.c.company == company, t.c.entity == entity, t.c.qbo_id.is_not(None), t.c.name.is_not(None))
+        with self.engine.connect() as conn:
+            return {str(name).casefold(): source_id for name, source_id in conn.execute(query) if name}
+
     def get_link(self, company: str, entity: str, source_id: str) -> dict[str, Any] | None:
         t = self.tables["links"]
         with self.engine.connect() as conn:
@@ -362,6 +371,77 @@ class Ledger:
             yield
         finally:
             self.release_export_lock(company, owner)
+
+    # -- source cursor (incremental sync) ------------------------------------------------
+
+    def source_cursor(self, company: str) -> dict[str, datetime | None] | None:
+        """The source watermarks (per canonical table) up to which the company's export finished;
+        None when no export has finished yet (the next sync reads everything)."""
+        t = self.tables["source_cursors"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.source_table, t.c.watermark).where(t.c.company == company)).all()
+        return {table: watermark for table, watermark in rows} if rows else None
+
+    def advance_source_cursor(self, company: str, watermarks: dict[str, datetime | None], *, run_id: str | None) -> None:
+        """Store the watermarks an export read up to; called only after that export finished."""
+        now = utcnow()
+        rows = [{"company": company, "source_table": table, "watermark": watermark, "run_id": run_id, "updated_at": now}
+                for table, watermark in watermarks.items()]
+        with self.begin() as conn:
+            self._upsert(conn, self.tables["source_cursors"], rows, ["company", "source_table"])
+
+    def reset_source_cursor(self, company: str) -> None:
+        """Forget the cursor: the next sync reads the whole source again (writes only what differs)."""
+        t = self.tables["source_cursors"]
+        with self.begin() as conn:
+            conn.execute(t.delete().where(t.c.company == company))
+
+    # -- what an incremental sync must look at again --------------------------------------
+
+    def unsettled(self, company: str) -> dict[str, set[str]]:
+        """``{QBO entity: source ids}`` of records the last exports left failed, blocked or pending
+        (a request whose outcome is unknown): an incremental sync reads them again."""
+        links, outbox = self.tables["links"], self.tables["outbox"]
+        out: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(links.c.entity, links.c.source_id).where(
+                links.c.company == company, links.c.status.in_(("failed", "blocked", "pending")))).all()
+            rows += conn.execute(sa.select(outbox.c.entity, outbox.c.source_id).where(
+                outbox.c.company == company, outbox.c.state == "pending")).all()
+        for entity, source_id in rows:
+            out.setdefault(entity, set()).add(source_id)
+        return out
+
+    def links_for(self, company: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The links of these ``(QBO entity, source id)`` keys (the ones that exist)."""
+        t = self.tables["links"]
+        by_entity: dict[str, list[str]] = {}
+        for entity, source_id in keys:
+            by_entity.setdefault(entity, []).append(str(source_id))
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for entity, ids in by_entity.items():
+                for start in range(0, len(ids), 500):
+                    query = sa.select(t).where(t.c.company == company, t.c.entity == entity,
+                                               t.c.source_id.in_(ids[start:start + 500]))
+                    out.update({(r.entity, r.source_id): dict(r._mapping) for r in conn.execute(query)})
+        return out
+
+    def quarantine_reasons(self, company: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The latest quarantine reason of these ``(canonical entity, source id)`` records, when they have one."""
+        t = self.tables["quarantine"]
+        by_entity: dict[str, list[str]] = {}
+        for entity, source_id in keys:
+            by_entity.setdefault(entity, []).append(str(source_id))
+        out: dict[tuple[str, str], str] = {}
+        with self.engine.connect() as conn:
+            for entity, ids in by_entity.items():
+                for start in range(0, len(ids), 500):
+                    query = sa.select(t.c.source_id, t.c.reason).where(
+                        t.c.company == company, t.c.entity == entity, t.c.kind == "row",
+                        t.c.source_id.in_(ids[start:start + 500])).order_by(t.c.id)
+                    out.update({(entity, source_id): reason for source_id, reason in conn.execute(query)})
+        return out
 
     # -- connections (tokens live in qbo.auth.TokenVault) ---------------------------------
 

@@ -131,6 +131,15 @@ def build_tables(prefix: str = "", schema: str | None = None) -> tuple[sa.MetaDa
         sa.Column("owner", sa.String(128), nullable=False),
         sa.Column("acquired_at", sa.DateTime, nullable=False),
     )
+    source_cursors = table(
+        "source_cursors",
+        sa.Column("company", sa.String(64), primary_key=True),
+        sa.Column("source_table", sa.String(64), primary_key=True,
+                  comment="canonical parent table; its watermark covers its child table"),
+        sa.Column("watermark", sa.DateTime, comment="latest updated_at exported; None: the table was empty"),
+        sa.Column("run_id", sa.String(64), comment="the run whose export finished with this cursor"),
+        sa.Column("updated_at", sa.DateTime, nullable=False, server_default=now),
+    )
     return md, {
         "links": links,
         "outbox": outbox,
@@ -141,4 +150,5 @@ def build_tables(prefix: str = "", schema: str | None = None) -> tuple[sa.MetaDa
         "quarantine": quarantine,
         "sync_reports": sync_reports,
         "export_locks": export_locks,
+        "source_cursors": source_cursors,
     }

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from qbo_pipeline import entities
 from qbo_pipeline.config import ConfigError, PipelineConfig, load_config
 
 log = logging.getLogger("qbo_pipeline.operator")
@@ -28,18 +29,6 @@ EXIT_USAGE = 2  # bad options or configuration (click uses 2 for usage errors to
 EXIT_NOT_CONNECTED = 3  # the company is not connected, or must be reconnected
 
 STUCK_AFTER_MINUTES = 60  # an export lock older than this (or whose run ended) counts as stuck
-
-# Accepted spellings of an entity on the command line -> QBO entity name (the ledger's).
-_ENTITY_NAMES = {
-    "customer": "Customer", "customers": "Customer",
-    "item": "Item", "items": "Item", "product": "Item", "products": "Item",
-    "invoice": "Invoice", "invoices": "Invoice",
-    "payment": "Payment", "payments": "Payment",
-    "creditmemo": "CreditMemo", "creditmemos": "CreditMemo", "credit": "CreditMemo", "credits": "CreditMemo",
-    "refundreceipt": "RefundReceipt", "refundreceipts": "RefundReceipt", "refund": "RefundReceipt",
-    "refunds": "RefundReceipt",
-}
-
 
 class OperatorError(click.ClickException):
     """A command that cannot do what was asked; carries its exit code."""
@@ -52,11 +41,11 @@ class OperatorError(click.ClickException):
 
 def qbo_entity_name(value: str) -> str:
     """The QBO entity for ``invoice``, ``Invoice``, ``invoices``, ``credit``...; a clear error otherwise."""
-    key = value.replace("_", "").replace("-", "").lower()
-    if key not in _ENTITY_NAMES:
-        allowed = "customer, item (product), invoice, payment, credit (CreditMemo), refund (RefundReceipt)"
-        raise OperatorError(f"unknown entity {value!r}; use one of: {allowed}", EXIT_USAGE)
-    return _ENTITY_NAMES[key]
+    try:
+        return entities.entity(value).qbo_entity
+    except KeyError:
+        allowed = ", ".join(f"{e.cli_aliases[0]} ({e.qbo_entity})" for e in entities.REGISTRY)
+        raise OperatorError(f"unknown entity {value!r}; use one of: {allowed}", EXIT_USAGE) from None
 
 
 @dataclass

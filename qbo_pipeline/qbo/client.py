@@ -272,6 +272,17 @@ class QboClient:
                 return rows
             start += page_size
 
+    def query_in(self, entity: str, field: str, values: list[str], *, include_inactive: bool = False,
+                 max_results: int = 1000) -> list[dict[str, Any]]:
+        """Records whose ``field`` is one of ``values`` (quoted here), in one query: callers keep
+        ``values`` short enough that ``max_results`` covers every match."""
+        if not values:
+            return []
+        where = f"{field} IN ({', '.join(_quote(str(v)) for v in values)})"
+        if include_inactive:
+            where += " AND Active IN (true, false)"
+        return self.query(f"SELECT * FROM {entity} WHERE {where} MAXRESULTS {max_results}").get(entity, [])
+
     def find(self, entity: str, field: str, value: str, *, include_inactive: bool = False) -> list[dict[str, Any]]:
         """Records whose ``field`` equals ``value`` (inactive ones too when asked)."""
         where = f"{field} = {_quote(value)}"

@@ -28,9 +28,20 @@ log = logging.getLogger(__name__)
 
 QUARANTINE_COLUMNS = ["entity", "source_id", "column", "check", "reason", "row_id"]
 
-CHILD_OF = {"invoices": ("invoice_lines", "invoice_id"), "payments": ("payment_applications", "payment_id")}
-ENTITIES = ("customers", "products", "invoices", "payments", "credits", "refunds")
-TRANSACTION_DATES = {"invoices": "issue_date", "payments": "date", "credits": "date", "refunds": "date"}
+
+
+def _registered(entity: str) -> tuple[tuple[str, str] | None, str | None]:
+    """``(child table and its parent key, transaction-date column)`` of ``entity``, from the entity registry
+    (imported here, not at the top: the registry refers to ``validate``)."""
+    from qbo_pipeline import entities
+
+    try:
+        spec = entities.entity(entity)
+    except KeyError:
+        raise ValueError(f"unknown entity {entity!r}; expected one of {', '.join(entities.NAMES)}") from None
+    if spec.name != entity:
+        raise ValueError(f"unknown entity {entity!r}; expected one of {', '.join(entities.NAMES)}")
+    return spec.child, spec.txn_date
 
 
 @dataclass
@@ -182,13 +193,12 @@ def validate(entity: str, frames: dict[str, pd.DataFrame], *, known_ids: dict[st
     the currency check of transactions; the currencies of a ``customers`` frame in
     ``frames`` count too.
     """
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
+    child_of, txn_date = _registered(entity)
     if entity not in frames:
         raise ValueError(f"validate({entity!r}): frames has no {entity!r} frame (have {sorted(frames)})")
     main, main_failed = _table_failures(entity, frames[entity])
     counts = {entity: len(main)}
-    child_table, child_key = CHILD_OF.get(entity, (None, None))
+    child_table, child_key = child_of or (None, None)
     child = child_failed = None
     if child_table is not None:
         if child_table not in frames:
@@ -213,7 +223,6 @@ def validate(entity: str, frames: dict[str, pd.DataFrame], *, known_ids: dict[st
     else:
         known = {name: _known(name, frames, known_ids) for name in ("customers", "invoices", "products", "payments")}
         extra_main += (checks.credit_rules if entity == "credits" else checks.refund_rules)(main, known)
-    txn_date = TRANSACTION_DATES.get(entity)
     if txn_date is not None:
         extra_main.append(checks.future_dated(main, txn_date, as_of or datetime.now(UTC).date()))
         currencies = dict(customer_currencies or {})

@@ -411,6 +411,22 @@ class SourceReader:
         log.info("read %d %s row(s) from %s", len(frame), entity, self.mapping.name)
         return frame
 
+    def read_where(self, entity: str, column: str, values: Sequence[str]) -> pd.DataFrame:
+        """Rows of ``entity`` (a child table too) whose ``column`` holds one of ``values``: the
+        payments applied to some invoices, the invoices of some customers. Lets a sync read the
+        neighbours of what changed instead of scanning the whole table."""
+        self._ensure_checked()
+        m = self._subquery(entity)
+        values = sorted({str(v) for v in values})
+        if m is None or not values:
+            return empty_frame(entity)
+        statements = [sa.select(m).where(m.c[column].in_(values[start:start + IDS_PER_QUERY])).order_by(m.c.id)
+                      for start in range(0, len(values), IDS_PER_QUERY)]
+        chunks = list(self._stream(entity, statements, DEFAULT_CHUNKSIZE))
+        if not chunks:
+            return empty_frame(entity)
+        return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
     def count(self, entity: str) -> int:
         """Number of rows of ``entity`` in the source."""
         self._ensure_checked()

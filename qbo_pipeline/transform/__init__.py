@@ -8,7 +8,6 @@ frame comes in a :class:`TransformContext`.
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import pandas as pd
@@ -42,28 +41,19 @@ __all__ = [
     "invoice_states",
 ]
 
-# entity -> (module, builder, frames it takes)
-_BUILDERS = {
-    "customers": ("customers", "build_customers", ("customers",)),
-    "products": ("items", "build_items", ("products",)),
-    "invoices": ("invoices", "build_invoices", ("invoices", "invoice_lines")),
-    "payments": ("payments", "build_payments", ("payments", "payment_applications")),
-    "credits": ("credit_memos", "build_credit_memos", ("credits",)),
-    "refunds": ("refund_receipts", "build_refund_receipts", ("refunds",)),
-}
-
-
 def build_payloads(entity: str, valid: dict[str, pd.DataFrame], config: PipelineConfig, *,
                    context: TransformContext | None = None) -> TransformResult:
-    """Payloads for the valid rows of ``entity`` (frames as returned by ``schemas.validate``)."""
-    if entity not in _BUILDERS:
-        raise ValueError(f"unknown entity {entity!r}; expected one of {', '.join(_BUILDERS)}")
-    module_name, function_name, tables = _BUILDERS[entity]
-    missing = [t for t in tables if t not in valid]
-    if missing:
-        raise ValueError(f"build_payloads({entity!r}) needs the frame(s) {missing} (have {sorted(valid)})")
-    builder = getattr(importlib.import_module(f"qbo_pipeline.transform.{module_name}"), function_name)
-    result = builder(*(valid[t] for t in tables), config, context)
+    """Payloads for the valid rows of ``entity`` (frames as returned by ``schemas.validate``).
+
+    The builder and the frames it takes come from the entity registry (imported here, not at
+    the top: the registry refers to the builders of this package)."""
+    from qbo_pipeline import entities
+
+    try:
+        spec = entities.entity(entity)
+    except KeyError:
+        raise ValueError(f"unknown entity {entity!r}; expected one of {', '.join(entities.NAMES)}") from None
+    result = spec.build_payloads(valid, config, context)
     log.info("%s: %d payload(s), %d skipped by rule, %d value(s) normalised", entity, len(result.payloads),
              len(result.skipped), len(result.normalisations))
     return result

@@ -25,18 +25,19 @@ from typing import Any
 
 REF_KEY = "$ref"
 
-# QBO entity names in export order: parents before the records that point at them.
-EXPORT_ORDER = ("Account", "Customer", "Item", "Invoice", "CreditMemo", "Payment", "RefundReceipt")
 
-# Canonical source entity -> QBO entity.
-QBO_ENTITY_FOR_SOURCE = {
-    "customers": "Customer",
-    "products": "Item",
-    "invoices": "Invoice",
-    "payments": "Payment",
-    "credits": "CreditMemo",
-    "refunds": "RefundReceipt",
-}
+def __getattr__(name: str) -> Any:
+    """``EXPORT_ORDER`` (QBO entities, parents first) and ``QBO_ENTITY_FOR_SOURCE`` (canonical entity ->
+    QBO entity) come from the entity registry, which imports the builders that import this module."""
+    if name == "EXPORT_ORDER":
+        from qbo_pipeline.entities import EXPORT_ORDER
+
+        return EXPORT_ORDER
+    if name == "QBO_ENTITY_FOR_SOURCE":
+        from qbo_pipeline.entities import REGISTRY
+
+        return {e.name: e.qbo_entity for e in REGISTRY}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def source_ref(entity: str, source_id: str, *, as_id: bool = False) -> dict[str, Any]:

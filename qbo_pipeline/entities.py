@@ -1,0 +1,185 @@
+"""The entities the pipeline exports, each declared once.
+
+An entity is a canonical record family (a parent table and its child table, if any) that
+becomes one kind of QBO record. Everything that used to be spelled out per entity in a
+dozen modules derives from this registry: which tables travel together, how they are
+validated and turned into payloads, which QBO entity they become, which entities they
+point at (the export order follows from that), the Dagster asset name and the words the
+command line accepts. Adding an entity is one entry here plus its schema and builder.
+
+``REGISTRY`` is in export order: every entity comes after the entities it depends on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from qbo_pipeline.schemas.validation import ValidationResult, validate
+from qbo_pipeline.transform.context import TransformContext, TransformResult
+from qbo_pipeline.transform.credit_memos import build_credit_memos
+from qbo_pipeline.transform.customers import build_customers
+from qbo_pipeline.transform.invoices import build_invoices
+from qbo_pipeline.transform.items import build_items
+from qbo_pipeline.transform.payments import build_payments
+from qbo_pipeline.transform.refund_receipts import build_refund_receipts
+
+
+class EntityKind(StrEnum):
+    """Name lists (customers, items) are small and referenced; transactions are dated and many."""
+
+    NAME_LIST = "name_list"
+    TRANSACTION = "transaction"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column of one of the entity's tables that holds the source id of another entity's record."""
+
+    table: str
+    column: str
+    entity: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One exported entity (see the module docstring)."""
+
+    name: str  # canonical entity: "customers", "invoices", ...
+    tables: tuple[str, ...]  # canonical tables, parent first: ("invoices", "invoice_lines")
+    qbo_entity: str  # "Invoice"
+    kind: EntityKind
+    depends_on: tuple[str, ...]  # canonical entities it points at (besides itself)
+    asset_name: str  # "qbo_invoices"
+    cli_aliases: tuple[str, ...]  # words the command line accepts for it
+    validate: Callable[..., ValidationResult]  # validate(frames, known_ids=..., config=..., ...)
+    build: Callable[..., TransformResult]  # build(*frames of ``tables``, config, context)
+    references: tuple[Reference, ...] = ()  # where it points at other records (itself included)
+    txn_date: str | None = None  # the transaction-date column of a transaction
+
+    @property
+    def table(self) -> str:
+        """The parent table (its ``id`` is the record's source id)."""
+        return self.tables[0]
+
+    @property
+    def child(self) -> tuple[str, str] | None:
+        """``(child table, column holding the parent id)``, when the entity has a child table."""
+        return (self.tables[1], _PARENT_KEYS[self.tables[1]]) if len(self.tables) > 1 else None
+
+    def build_payloads(self, valid: Mapping[str, pd.DataFrame], config: Any,
+                       context: TransformContext | None = None) -> TransformResult:
+        """Payloads for the valid frames of this entity (as ``validate`` returned them)."""
+        missing = [t for t in self.tables if t not in valid]
+        if missing:
+            raise ValueError(f"building {self.name} needs the frame(s) {missing} (have {sorted(valid)})")
+        return self.build(*(valid[t] for t in self.tables), config, context)
+
+
+_PARENT_KEYS = {"invoice_lines": "invoice_id", "payment_applications": "payment_id"}
+
+
+def _validator(name: str) -> Callable[..., ValidationResult]:
+    return partial(validate, name)
+
+
+REGISTRY: tuple[Entity, ...] = (
+    Entity(
+        name="customers", tables=("customers",), qbo_entity="Customer", kind=EntityKind.NAME_LIST, depends_on=(),
+        asset_name="qbo_customers", cli_aliases=("customer", "customers"),
+        validate=_validator("customers"), build=build_customers,
+        references=(Reference("customers", "parent_id", "customers"),),
+    ),
+    Entity(
+        name="products", tables=("products",), qbo_entity="Item", kind=EntityKind.NAME_LIST, depends_on=(),
+        asset_name="qbo_items", cli_aliases=("item", "items", "product", "products"),
+        validate=_validator("products"), build=build_items,
+    ),
+    Entity(
+        name="invoices", tables=("invoices", "invoice_lines"), qbo_entity="Invoice", kind=EntityKind.TRANSACTION,
+        depends_on=("customers", "products"), asset_name="qbo_invoices", cli_aliases=("invoice", "invoices"),
+        validate=_validator("invoices"), build=build_invoices, txn_date="issue_date",
+        references=(Reference("invoices", "customer_id", "customers"),
+                    Reference("invoice_lines", "product_id", "products")),
+    ),
+    Entity(
+        name="credits", tables=("credits",), qbo_entity="CreditMemo", kind=EntityKind.TRANSACTION,
+        depends_on=("customers", "products", "invoices"), asset_name="qbo_credit_memos",
+        cli_aliases=("credit", "credits", "creditmemo", "creditmemos"),
+        validate=_validator("credits"), build=build_credit_memos, txn_date="date",
+        references=(Reference("credits", "customer_id", "customers"), Reference("credits", "invoice_id", "invoices"),
+                    Reference("credits", "product_id", "products")),
+    ),
+    Entity(
+        name="payments", tables=("payments", "payment_applications"), qbo_entity="Payment",
+        kind=EntityKind.TRANSACTION, depends_on=("customers", "invoices"), asset_name="qbo_payments",
+        cli_aliases=("payment", "payments"), validate=_validator("payments"), build=build_payments, txn_date="date",
+        references=(Reference("payments", "customer_id", "customers"),
+                    Reference("payment_applications", "invoice_id", "invoices")),
+    ),
+    Entity(
+        name="refunds", tables=("refunds",), qbo_entity="RefundReceipt", kind=EntityKind.TRANSACTION,
+        depends_on=("customers", "products", "payments"), asset_name="qbo_refund_receipts",
+        cli_aliases=("refund", "refunds", "refundreceipt", "refundreceipts"),
+        validate=_validator("refunds"), build=build_refund_receipts, txn_date="date",
+        references=(Reference("refunds", "customer_id", "customers"), Reference("refunds", "payment_id", "payments"),
+                    Reference("refunds", "product_id", "products")),
+    ),
+)
+
+NAMES: tuple[str, ...] = tuple(e.name for e in REGISTRY)
+NAME_LISTS: tuple[Entity, ...] = tuple(e for e in REGISTRY if e.kind is EntityKind.NAME_LIST)
+TRANSACTIONS: tuple[Entity, ...] = tuple(e for e in REGISTRY if e.kind is EntityKind.TRANSACTION)
+# QBO entities in export order: accounts (found or created by name) before everything else.
+EXPORT_ORDER: tuple[str, ...] = ("Account", *(e.qbo_entity for e in REGISTRY))
+
+
+def _key(value: str) -> str:
+    return value.replace("_", "").replace("-", "").replace(" ", "").casefold()
+
+
+_LOOKUP: dict[str, Entity] = {}
+for _entity in REGISTRY:
+    for _word in (_entity.name, _entity.qbo_entity, _entity.asset_name, *_entity.cli_aliases):
+        _LOOKUP.setdefault(_key(_word), _entity)
+
+
+def entity(name_or_alias_or_qbo_entity: str) -> Entity:
+    """The entity for ``invoices``, ``invoice``, ``Invoice`` or ``qbo_invoices``; KeyError otherwise."""
+    found = _LOOKUP.get(_key(name_or_alias_or_qbo_entity))
+    if found is None:
+        raise KeyError(f"unknown entity {name_or_alias_or_qbo_entity!r}; known: {', '.join(NAMES)}")
+    return found
+
+
+def for_table(table: str) -> Entity:
+    """The entity a canonical table belongs to (``invoice_lines`` -> invoices)."""
+    for candidate in REGISTRY:
+        if table in candidate.tables:
+            return candidate
+    raise KeyError(f"no entity has the table {table!r}")
+
+
+def by_qbo_entity() -> dict[str, Entity]:
+    """QBO entity name -> entity."""
+    return {e.qbo_entity: e for e in REGISTRY}
+
+
+__all__ = [
+    "EXPORT_ORDER",
+    "NAMES",
+    "NAME_LISTS",
+    "REGISTRY",
+    "TRANSACTIONS",
+    "Entity",
+    "EntityKind",
+    "Reference",
+    "by_qbo_entity",
+    "entity",
+    "for_table",
+]
