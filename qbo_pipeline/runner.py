@@ -22,13 +22,14 @@ from typing import Any
 import click
 import dagster as dg
 
-from qbo_pipeline import sync
+from qbo_pipeline import stages
 from qbo_pipeline.config import PipelineConfig, state_dir
-from qbo_pipeline.defs.assets import EXPORT_STEP, REGISTRY, SYNC_REPORT_KIND
+from qbo_pipeline.defs.assets import EXPORT_STEP, SYNC_REPORT_KIND
 from qbo_pipeline.defs.logs import LOG_FORMAT
 from qbo_pipeline.defs.partitions import ensure_companies
 from qbo_pipeline.defs.runs import fail_orphaned_runs, open_instance, process_tags
 from qbo_pipeline.defs.sensors import EXPORT_JOB
+from qbo_pipeline.entities import REGISTRY
 
 log = logging.getLogger("qbo_pipeline.runner")
 
@@ -98,7 +99,7 @@ def connect_headless_if_needed(config: PipelineConfig, company_key: str) -> str:
     company = config.company(company_key)
     ledger = Ledger(config.ledger.url)
     try:
-        vault = sync.open_vault(config, ledger)
+        vault = stages.open_vault(config, ledger)
         connection = ledger.connection(company_key)
         realm_id = vault.realm_id(company_key)
         if realm_id and connection and connection.get("status") == "connected":

@@ -22,13 +22,13 @@ from typing import Any
 
 import dagster as dg
 
-from qbo_pipeline import stages_adapter as stages
+from qbo_pipeline import stages
 from qbo_pipeline.defs.partitions import companies
 from qbo_pipeline.defs.resources import LedgerResource, PipelineResource, QboResource
 from qbo_pipeline.defs.runs import PID_TAG, fail_orphaned_runs, process_tags
+from qbo_pipeline.entities import REGISTRY, Entity
 from qbo_pipeline.runlock import company_export_lock
 
-REGISTRY = stages.REGISTRY
 EXPORT_STEP = "qbo_export"
 SYNC_REPORTS = dg.AssetKey("sync_reports")
 SYNC_REPORT_KIND = "sync"
@@ -51,7 +51,7 @@ class ExportConfig(dg.Config):
     """When another export of the company runs: wait for it (saying so), or fail at once."""
 
 
-def entity_key(entity: Any) -> dg.AssetKey:
+def entity_key(entity: Entity) -> dg.AssetKey:
     return dg.AssetKey(entity.asset_name)
 
 
@@ -101,7 +101,7 @@ def _progress(context: dg.AssetExecutionContext, company: str) -> Callable[[str]
 
     def say(message: str) -> None:
         context.log.info(message)
-        progress_log.info("%s: %s", company, message)
+        progress_log.info("%s", message)
 
     return say
 
@@ -187,12 +187,19 @@ def sync_report(result: Any) -> dict[str, Any]:
         "window": str(result.request.window) if result.request.window else None,
         "status": getattr(report, "status", None),
         "entities": {name: dataclasses.asdict(counts) for name, counts in result.entities.items()},
-        "cursor_before": None if result.cursor_before is None else str(result.cursor_before),
-        "cursor_after": None if result.cursor_after is None else str(result.cursor_after),
+        "cursor_before": cursor_text(result.cursor_before),
+        "cursor_after": cursor_text(result.cursor_after),
         "stage_seconds": {k: round(v, 3) for k, v in result.stage_seconds.items()},
         "write_requests": getattr(report, "write_requests", 0),
         "plan": plan_rows(result.plan)[:PLAN_ROWS_SHOWN] if result.plan is not None else None,
     }
+
+
+def cursor_text(cursor: stages.Cursor | None) -> str | None:
+    """The source cursor as text: latest ``updated_at`` read per table."""
+    if cursor is None:
+        return None
+    return ", ".join(f"{table} {value.isoformat() if value else '-'}" for table, value in sorted(cursor.items()))
 
 
 def plan_rows(plan: Any) -> list[dict[str, Any]]:
@@ -238,7 +245,7 @@ def report_metadata(run_id: str, result: Any) -> dict[str, Any]:
         "dry_run": report["dry_run"],
         "status": str(report["status"]),
         "write_requests": dg.MetadataValue.int(int(report["write_requests"] or 0)),
-        "source_cursor": dg.MetadataValue.text(report["cursor_after"] or ""),
+        "source_cursor": dg.MetadataValue.text(report["cursor_after"] or "not advanced (dry run, window or stopped)"),
         "stage_seconds": dg.MetadataValue.json(report["stage_seconds"]),
         "report": dg.MetadataValue.md(_report_markdown(report)),
     }

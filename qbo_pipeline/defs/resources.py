@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from qbo_pipeline import stages_adapter as stages
+from qbo_pipeline import stages
 from qbo_pipeline.config import PipelineConfig, load_config
 from qbo_pipeline.ledger import Ledger
 
@@ -57,7 +56,7 @@ class QboResource(dg.ConfigurableResource):
     time_scale: float = 1.0
 
     @contextlib.contextmanager
-    def session(self, config: PipelineConfig, company_key: str, ledger: Ledger) -> Iterator[Any]:
-        with stages.open_company(config, company_key, client_secret=self.client_secret,
+    def session(self, config: PipelineConfig, company_key: str, ledger: Ledger) -> Iterator[stages.CompanySession]:
+        with stages.open_company(config, company_key, ledger=ledger, client_secret=self.client_secret,
                                  time_scale=self.time_scale) as session:
             yield session

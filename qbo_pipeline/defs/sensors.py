@@ -9,13 +9,13 @@ logged and skipped; the others go on.
 """
 
 
+import hashlib
 import json
 from datetime import datetime
-from typing import Any
 
 import dagster as dg
 
-from qbo_pipeline import stages_adapter as stages
+from qbo_pipeline import stages
 from qbo_pipeline.defs.assets import EXPORT_STEP, qbo_export
 from qbo_pipeline.defs.partitions import COMPANY_PARTITIONS_NAME, companies
 from qbo_pipeline.defs.resources import LedgerResource, PipelineResource
@@ -32,9 +32,19 @@ export_job = dg.define_asset_job(
 )
 
 
-def change_token(pending: Any) -> str:
-    """What identifies this change of a company: the ledger cursor and the source's position."""
-    return f"{pending.cursor}->{pending.source_cursor}"
+def _digest(cursor: stages.Cursor | None) -> str:
+    """A short stable name of the company's ledger cursor, for run keys."""
+    text = json.dumps({k: v.isoformat() if v else None for k, v in sorted((cursor or {}).items())})
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _retry_key(instance: dg.DagsterInstance, company: str, run_key: str) -> str | None:
+    """A new run key when the run requested for this change failed (the cursor stayed where it was):
+    one retry per failed run, never while a run of the company is queued or in progress."""
+    runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": company}), limit=1)
+    if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
+        return None
+    return f"{run_key}:after-{runs[0].run_id[:8]}"
 
 
 @dg.sensor(
@@ -64,11 +74,14 @@ def source_changes(
         if not pending.has_changes:
             requested.pop(key, None)
             continue
-        token = change_token(pending)
-        if requested.get(key) == token:
-            continue  # already requested; the run is queued or running
-        requested[key] = token
-        requests.append(dg.RunRequest(run_key=f"{key}:{token}", partition_key=key))
+        change = f"{key}:{_digest(pending.cursor)}->{pending.token}"  # ledger cursor -> source position
+        run_key: str | None = change
+        if requested.get(key) == change:
+            # requested already: skip unless that run failed (the cursor stayed), then once per failure
+            run_key = _retry_key(context.instance, key, change)
+        requested[key] = change
+        if run_key is not None:
+            requests.append(dg.RunRequest(run_key=run_key, partition_key=key))
     cursor = json.dumps(requested, sort_keys=True)
     partition_requests = [companies.build_add_request(new)] if new else []
     if not requests and not new:

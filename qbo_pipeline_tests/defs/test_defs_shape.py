@@ -10,8 +10,9 @@ import dagster as dg
 import yaml
 
 from qbo_pipeline.definitions import build_definitions, default_resources, defs
-from qbo_pipeline.defs.assets import REGISTRY, SYNC_REPORTS
+from qbo_pipeline.defs.assets import SYNC_REPORTS
 from qbo_pipeline.defs.partitions import COMPANY_PARTITIONS_NAME
+from qbo_pipeline.entities import REGISTRY
 from qbo_pipeline.runner import export_once
 from qbo_pipeline.source.demo import mutate_demo_db
 
