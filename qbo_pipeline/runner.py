@@ -39,6 +39,7 @@ EXIT_OK = 0
 EXIT_RECORDS_FAILED = 1  # some records failed or are blocked (`qbo-pipeline failed list`)
 EXIT_RUN_FAILED = 4  # a run failed before finishing (not connected, QuickBooks refused the connection...)
 EXIT_BUSY = 5  # --no-wait: another export of the company is running
+EXIT_INTERRUPTED = 130  # SIGTERM or Ctrl-C: the run is marked failed, nothing is left held
 CONSOLE_LOGGERS = ("qbo_pipeline.progress", "qbo_pipeline.runner", "qbo_pipeline.runs", "qbo_pipeline.local")
 
 
@@ -158,10 +159,23 @@ def export_company(
     error = None
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
+        if failures and _interrupted(failures[0].step_failure_data.error):
+            log.error("company %s: run %s stopped by a signal; its lock is released, the next run goes on from "
+                      "where it stopped", company_key, result.run_id[:8])
+            raise SystemExit(EXIT_INTERRUPTED)
         error = _root_cause(failures[0].step_failure_data.error) if failures else "the run failed"
         log.error("company %s: run %s failed: %s (details in the log)", company_key, result.run_id[:8], error)
     return CompanyOutcome(company_key, result.run_id, instance.get_run_by_id(result.run_id).status.value,
                           _sync_report(config, company_key, result.run_id), error)
+
+
+def _interrupted(error: Any) -> bool:
+    """Dagster turns SIGTERM and SIGINT during a run into this error."""
+    while error is not None:
+        if getattr(error, "cls_name", None) in ("DagsterExecutionInterruptedError", "KeyboardInterrupt", "SystemExit"):
+            return True
+        error = getattr(error, "cause", None)
+    return False
 
 
 def _root_cause(error: Any) -> str:

@@ -18,7 +18,7 @@ import dagster as dg
 
 from qbo_pipeline.defs.runs import IN_PROGRESS
 from qbo_pipeline.runlock import company_export_lock, read_holder
-from qbo_pipeline.runner import EXIT_BUSY
+from qbo_pipeline.runner import EXIT_BUSY, EXIT_INTERRUPTED
 
 COMMAND = str(Path(sys.executable).with_name("qbo-pipeline"))
 
@@ -56,6 +56,7 @@ def test_a_second_run_waits_with_a_message_or_refuses(pipeline, tmp_path):
     with company_export_lock("demo", "held-by-the-test", on_wait=print):
         waiting, waiting_out = _start(pipeline, tmp_path, "waiting")
         _wait_for(waiting_out, "an export of demo is running since", waiting)
+        _wait_for(waiting_out, "; waiting", waiting)
         assert "(run held-by-" in waiting_out.read_text() and "waiting" in waiting_out.read_text()
         refused, refused_out = _start(pipeline, tmp_path, "refused", "--no-wait")
         code, text = _finish(refused, refused_out)
@@ -100,12 +101,14 @@ def test_killed_run_is_finished_by_the_next_with_no_manual_step(pipeline, tmp_pa
 def test_sigterm_ends_a_waiting_run_within_seconds_leaving_nothing_held(pipeline, tmp_path):
     with company_export_lock("demo", "held-by-the-test", on_wait=print):
         waiting, waiting_out = _start(pipeline, tmp_path, "waiting")
-        _wait_for(waiting_out, "waiting", waiting)
+        _wait_for(waiting_out, "; waiting", waiting)
         started = time.monotonic()
         os.killpg(waiting.pid, signal.SIGTERM)
-        code, text = _finish(waiting, waiting_out, timeout=15)
-        assert time.monotonic() - started < 10, text
-        assert code != 0
+        code, text = _finish(waiting, waiting_out, timeout=60)
+        # seconds on an idle machine; the bound leaves room for a loaded shared one
+        assert time.monotonic() - started < 20, text
+        assert code in (EXIT_INTERRUPTED, 128 + signal.SIGTERM), text
+        assert "stopped by a signal" in text
     instance = pipeline.instance()
     assert not instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS)), "the stopped run was left in progress"
     after, after_out = _start(pipeline, tmp_path, "after")
