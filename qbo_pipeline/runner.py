@@ -208,7 +208,8 @@ def print_summary(outcomes: list[CompanyOutcome], *, dagster_home: Path, sandbox
     click.echo("")
     for outcome in outcomes:
         report = outcome.report or {}
-        what = f"{report.get('mode', '?')} sync" + (" (dry run)" if report.get("dry_run") else "")
+        what = (f"{report.get('mode', '?')} sync" + (f" of transactions dated {report['window']}" if report.get("window") else "")
+                + (" (dry run)" if report.get("dry_run") else ""))
         click.echo(f"Company {outcome.company}: {what}, Dagster run {outcome.run_id[:8]} {outcome.status}"
                    + (f", {report.get('write_requests', 0)} write requests" if report else ""))
         if outcome.error and not report:
