@@ -65,11 +65,9 @@ def source_changes(
     new = [key for key in keys if key not in known]
     requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests: list[dg.RunRequest] = []
-    for key in keys:
-        try:
-            pending = stages.pending_changes(settings, key, ledger.get())
-        except Exception as exc:  # one company's broken source never stops the others
-            context.log.warning(f"company {key}: could not check the source for changes: {exc}")
+    for key, pending in stages.pending_changes_many(settings, keys, ledger.get()).items():
+        if isinstance(pending, Exception):  # one company's broken source never stops the others
+            context.log.warning(f"company {key}: could not check the source for changes: {pending}")
             continue
         if not pending.has_changes:
             requested.pop(key, None)
