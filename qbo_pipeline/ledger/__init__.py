@@ -126,6 +126,13 @@ class Ledger:
         with self.engine.connect() as conn:
             return {(r.entity, r.source_id): dict(r._mapping) for r in conn.execute(query)}
 
+    def qbo_ids(self, company: str, entity: str) -> set[str]:
+        """QBO Ids of ``entity`` linked to some source row of the company (ids only, no bodies)."""
+        t = self.tables["links"]
+        query = sa.select(t.c.qbo_id).where(t.c.company == company, t.c.entity == entity, t.c.qbo_id.is_not(None))
+        with self.engine.connect() as conn:
+            return {str(qbo_id) for (qbo_id,) in conn.execute(query)}
+
     def claimed_names(self, company: str, entity: str) -> dict[str, str]:
         """Casefolded QBO name -> source id of the records of ``entity`` that hold it in QBO
         (the name and id columns only, not the stored bodies)."""
@@ -443,6 +450,49 @@ class Ledger:
                     out.update({(entity, source_id): reason for source_id, reason in conn.execute(query)})
         return out
 
+    # -- token rows (encrypted by qbo.auth.TokenVault; only the ciphertext is stored) ------
+
+    def token_row(self, company: str, conn: Connection | None = None, *, for_update: bool = False
+                  ) -> dict[str, Any] | None:
+        """The company's token row (realm, ciphertext, expiries, version), locked for a refresh
+        when ``for_update`` (pass the transaction's ``conn``)."""
+        t = self.tables["tokens"]
+        query = sa.select(t).where(t.c.company == company)
+        if for_update:
+            query = query.with_for_update()
+        if conn is not None:
+            row = conn.execute(query).first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    def save_token_row(self, company: str, values: dict[str, Any], conn: Connection | None = None, *,
+                       version: int | None = None) -> None:
+        """Write the token row: a new version of it (``version`` = the next one, after a refresh read
+        with ``for_update``), or, without ``version``, replace it (a new connection) or insert it."""
+        t = self.tables["tokens"]
+
+        def write(c: Connection) -> None:
+            if version is not None:
+                c.execute(t.update().where(t.c.company == company).values(**values, version=version))
+                return
+            if c.execute(t.update().where(t.c.company == company).values(
+                    **values, version=t.c.version + 1)).rowcount == 0:
+                c.execute(t.insert().values(company=company, version=1, **values))
+
+        if conn is not None:
+            write(conn)
+            return
+        with self.begin() as own:
+            write(own)
+
+    def delete_token_row(self, company: str) -> bool:
+        """Forget the company's tokens; returns whether there were any."""
+        t = self.tables["tokens"]
+        with self.begin() as conn:
+            return conn.execute(t.delete().where(t.c.company == company)).rowcount > 0
+
     # -- connections (tokens live in qbo.auth.TokenVault) ---------------------------------
 
     def connection(self, company: str) -> dict[str, Any] | None:
@@ -465,4 +515,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["Ledger", "ExportLockedError", "LINK_FIELDS"]
+__all__ = ["Connection", "Ledger", "ExportLockedError", "LINK_FIELDS"]

@@ -20,8 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
-import httpx
-import sqlalchemy as sa
 
 from qbo_pipeline.operator.common import (
     EXIT_FINDINGS,
@@ -201,31 +199,14 @@ def connect_command(invocation: Invocation, environment: str | None, base_url: s
         "tokens stored encrypted in the ledger"))
 
 
-def _stored_tokens(ledger: Any, vault: Any, company_key: str) -> dict[str, Any] | None:
-    """The company's decrypted token pair (the vault offers no public read of the refresh token)."""
-    t = ledger.tables["tokens"]
-    with ledger.engine.connect() as conn:
-        row = conn.execute(sa.select(t.c.ciphertext).where(t.c.company == company_key)).first()
-    return vault._decrypt(row.ciphertext) if row else None
-
-
 def revoke_tokens(app: Any, token: dict[str, Any]) -> None:
-    """Ask Intuit's revocation endpoint (from discovery) to revoke the grant behind the refresh token."""
-    from qbo_pipeline.qbo.auth import discover
+    """Revoke the grant through ``qbo.auth.revoke`` (only ``qbo`` speaks HTTP to Intuit)."""
+    from qbo_pipeline.qbo.auth import RevokeError, revoke
 
-    endpoint = discover(app.discovery_url).get("revocation_endpoint")
-    if not endpoint:
-        raise OperatorError(f"the OAuth discovery document at {app.discovery_url} names no revocation_endpoint")
-    value = token.get("refresh_token") or token.get("access_token")
     try:
-        answer = httpx.post(endpoint, json={"token": value}, auth=(app.client_id, app.client_secret),
-                            headers={"Accept": "application/json"}, timeout=30)
-    except httpx.HTTPError as exc:
-        raise OperatorError(f"cannot reach the revocation endpoint {endpoint}: {type(exc).__name__}; the tokens "
-                            "were kept (use --local-only to forget them without revoking)") from None
-    if answer.status_code != 200:
-        raise OperatorError(f"the revocation endpoint answered HTTP {answer.status_code}: {answer.text[:200]}; "
-                            "the tokens were kept (use --local-only to forget them without revoking)")
+        revoke(app, token)
+    except RevokeError as exc:
+        raise OperatorError(f"{exc}; the tokens were kept (use --local-only to forget them without revoking)") from None
 
 
 @click.command("disconnect")
@@ -246,15 +227,13 @@ def disconnect_command(invocation: Invocation, local_only: bool) -> None:
     ledger = Ledger(invocation.config.ledger.url)
     try:
         vault = open_vault(invocation.config, ledger)
-        token = _stored_tokens(ledger, vault, company.key)
+        token = vault.stored_token(company.key)
         revoked = False
         if token is not None:
             if not local_only:
                 revoke_tokens(OAuthApp.from_company(company), token)
                 revoked = True
-            t = ledger.tables["tokens"]
-            with ledger.begin() as conn:
-                conn.execute(t.delete().where(t.c.company == company.key))
+            vault.forget(company.key)
             ledger.set_connection(company.key, status="disconnected", connected_at=None,
                                   message=f"disconnected by an operator at {utcnow():%Y-%m-%d %H:%M} UTC"
                                           + ("" if revoked else " (not revoked in QuickBooks)"))

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.entities import REGISTRY, for_table
 from qbo_pipeline.sync import (
     FAMILIES,
     known_source_ids,
@@ -27,23 +28,15 @@ from qbo_pipeline.sync import (
     transform_valid,
     validate_frames,
 )
-from qbo_pipeline.transform.payload import QBO_ENTITY_FOR_SOURCE
 
 log = logging.getLogger("qbo_pipeline.operator.selection")
 
-SOURCE_ENTITY_FOR_QBO = {qbo: source for source, qbo in QBO_ENTITY_FOR_SOURCE.items()}
-# children before parents, so parents found on the way are read in a later pass
-_PARENT_SCAN_ORDER = ("refunds", "payments", "credits", "invoices", "customers", "products")
-# (table, column) -> the source entity that column points at
+SOURCE_ENTITY_FOR_QBO = {e.qbo_entity: e.name for e in REGISTRY}
+# children before parents (the registry in reverse export order), so parents found on the way are read in a later pass
+_PARENT_SCAN_ORDER = tuple(e.name for e in reversed(REGISTRY))
+# source entity -> (table, column, the source entity that column points at)
 _PARENT_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "refunds": (("refunds", "customer_id", "customers"), ("refunds", "payment_id", "payments"),
-                ("refunds", "product_id", "products")),
-    "payments": (("payments", "customer_id", "customers"), ("payment_applications", "invoice_id", "invoices")),
-    "credits": (("credits", "customer_id", "customers"), ("credits", "invoice_id", "invoices"),
-                ("credits", "product_id", "products")),
-    "invoices": (("invoices", "customer_id", "customers"), ("invoice_lines", "product_id", "products")),
-    "customers": (("customers", "parent_id", "customers"),),
-    "products": (),
+    e.name: tuple((r.table, r.column, r.entity) for r in e.references) for e in REGISTRY
 }
 
 
@@ -123,7 +116,9 @@ def collect_selection(reader: Any, wanted: Mapping[str, Iterable[str]], in_qbo: 
 
 
 def _parent_key(table: str) -> str:
-    return {"invoice_lines": "invoice_id", "payment_applications": "payment_id"}[table]
+    child = for_table(table).child
+    assert child is not None and child[0] == table, table
+    return child[1]
 
 
 def export_selected(config: PipelineConfig, company_key: str, wanted: Mapping[str, Iterable[str]], *,
@@ -144,7 +139,7 @@ def export_selected(config: PipelineConfig, company_key: str, wanted: Mapping[st
         selected, added, frames = collect_selection(reader, requested, in_qbo)
         known = known_source_ids(reader)
     outcome.parents = {entity: sorted(ids) for entity, ids in added.items()}
-    entities = [e for e in ("customers", "products", "invoices", "credits", "payments", "refunds") if e in selected]
+    entities = [e.name for e in REGISTRY if e.name in selected]
     validated = validate_frames(entities, frames, known, config)
     run_id = f"operator-{uuid.uuid4().hex[:12]}"
     for entity in entities:

@@ -29,11 +29,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from filelock import FileLock
 
-from qbo_pipeline.ledger import Ledger, utcnow
+from qbo_pipeline.ledger import Connection, Ledger, utcnow
 from qbo_pipeline.qbo import redact
 from qbo_pipeline.qbo.environments import discovery_url as default_discovery_url
 from qbo_pipeline.qbo.errors import AuthError, NeedsReconnectError
@@ -236,6 +235,27 @@ def connect_headless(vault: TokenVault, company: Any, app: OAuthApp | None = Non
     return realm_id
 
 
+class RevokeError(RuntimeError):
+    """Intuit's revocation endpoint could not be reached or refused; the tokens were kept."""
+
+
+def revoke(app: OAuthApp, token: dict[str, Any], *, http: httpx.Client | None = None) -> None:
+    """Ask Intuit's revocation endpoint (named by the discovery document) to revoke the grant
+    behind the refresh token (the access token when there is none)."""
+    endpoint = discover(app.discovery_url, http=http).get("revocation_endpoint")
+    if not endpoint:
+        raise RevokeError(f"the OAuth discovery document at {app.discovery_url} names no revocation_endpoint")
+    value = token.get("refresh_token") or token.get("access_token")
+    try:
+        poster = http.post if http is not None else httpx.post
+        answer = poster(endpoint, json={"token": value}, auth=(app.client_id, app.client_secret),
+                        headers={"Accept": "application/json"}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise RevokeError(f"cannot reach the revocation endpoint {endpoint}: {type(exc).__name__}") from None
+    if answer.status_code != 200:
+        raise RevokeError(f"the revocation endpoint answered HTTP {answer.status_code}: {answer.text[:200]}")
+
+
 class TokenVault:
     """Encrypted OAuth tokens per company, refreshed single-flight across threads and processes."""
 
@@ -287,39 +307,39 @@ class TokenVault:
         token = {k: token[k] for k in _KEPT_FIELDS if k in token}
         for key in ("access_token", "refresh_token"):
             redact.register_secret(token.get(key))
-        t = self.ledger.tables["tokens"]
-        values = self._row_values(realm_id, token, self._encrypt(token))
-        with self.ledger.begin() as conn:
-            if conn.execute(t.update().where(t.c.company == company_key).values(
-                    **values, version=t.c.version + 1)).rowcount == 0:
-                conn.execute(t.insert().values(company=company_key, version=1, **values))
+        self.ledger.save_token_row(company_key, self._row_values(realm_id, token, self._encrypt(token)))
         self.ledger.set_connection(company_key, realm_id=str(realm_id), status="connected", message=None,
                                    environment=environment, token_endpoint=token_endpoint, base_url=base_url,
                                    connected_at=utcnow())
 
     def realm_id(self, company_key: str) -> str | None:
-        t = self.ledger.tables["tokens"]
-        with self.ledger.engine.connect() as conn:
-            return conn.execute(sa.select(t.c.realm_id).where(t.c.company == company_key)).scalar()
+        row = self.ledger.token_row(company_key)
+        return row["realm_id"] if row else None
+
+    def stored_token(self, company_key: str) -> dict[str, Any] | None:
+        """The company's decrypted token pair (for revoking it), None when not connected."""
+        row = self.ledger.token_row(company_key)
+        return self._decrypt(row["ciphertext"]) if row else None
+
+    def forget(self, company_key: str) -> bool:
+        """Delete the company's tokens; returns whether there were any."""
+        return self.ledger.delete_token_row(company_key)
 
     def status(self, company_key: str) -> dict[str, Any]:
         """Connection status for operators: never the tokens themselves."""
         connection = self.ledger.connection(company_key) or {"status": "not_connected"}
-        t = self.ledger.tables["tokens"]
-        with self.ledger.engine.connect() as conn:
-            row = conn.execute(sa.select(t.c.access_expires_at, t.c.refresh_expires_at, t.c.version, t.c.ciphertext)
-                               .where(t.c.company == company_key)).first()
+        row = self.ledger.token_row(company_key)
         hard = None
         if row is not None:
             with contextlib.suppress(AuthError):
-                hard = self._decrypt(row.ciphertext).get("refresh_hard_expires_at")
+                hard = self._decrypt(row["ciphertext"]).get("refresh_hard_expires_at")
         return {
             "refresh_hard_expires_at": hard,
             "company": company_key, "status": connection.get("status"), "message": connection.get("message"),
             "realm_id": connection.get("realm_id"),
-            "access_expires_in": round(row.access_expires_at - time.time()) if row else None,
-            "refresh_expires_at": row.refresh_expires_at if row else None,
-            "refreshes": row.version - 1 if row else 0,
+            "access_expires_in": round(row["access_expires_at"] - time.time()) if row else None,
+            "refresh_expires_at": row["refresh_expires_at"] if row else None,
+            "refreshes": row["version"] - 1 if row else 0,
         }
 
     # -- refresh --------------------------------------------------------------------------
@@ -358,26 +378,17 @@ class TokenVault:
 
         return source
 
-    def _read(self, company_key: str, conn: sa.Connection | None = None, *, for_update: bool = False) -> dict[str, Any]:
+    def _read(self, company_key: str, conn: Connection | None = None, *, for_update: bool = False) -> dict[str, Any]:
         connection = self.ledger.connection(company_key)
         if connection and connection["status"] == "needs_reconnect":
             raise NeedsReconnectError(
                 f"company {company_key!r} needs to be reconnected: {connection.get('message') or 'invalid_grant'}")
-        t = self.ledger.tables["tokens"]
-        query = sa.select(t).where(t.c.company == company_key)
-        if for_update:
-            query = query.with_for_update()
-        if conn is None:
-            with self.ledger.engine.connect() as own:
-                row = own.execute(query).first()
-        else:
-            row = conn.execute(query).first()
+        row = self.ledger.token_row(company_key, conn, for_update=for_update)
         if row is None:
             raise AuthError(f"company {company_key!r} is not connected to QuickBooks; run `qbo-pipeline connect`")
-        return dict(row._mapping)
+        return row
 
     def _refresh(self, company_key: str, seen_version: int, force: bool) -> str:
-        t = self.ledger.tables["tokens"]
         with self.ledger.begin() as conn:
             row = self._read(company_key, conn, for_update=True)
             token = self._decrypt(row["ciphertext"])
@@ -409,7 +420,7 @@ class TokenVault:
             new = _with_hard_expiry(new, token)
             stored = {k: new[k] for k in _KEPT_FIELDS if k in new}
             values = self._row_values(row["realm_id"], stored, self._encrypt(stored))
-            conn.execute(t.update().where(t.c.company == company_key).values(**values, version=row["version"] + 1))
+            self.ledger.save_token_row(company_key, values, conn, version=row["version"] + 1)
         # committed: the rotated refresh token is safe before the access token is used
         self.refresh_count += 1
         log.info("refreshed the access token of company %s", company_key)
