@@ -76,7 +76,7 @@ def _throughput(tmp: Path, name: str, scale: str, time_scale: float, *, batches:
     config_path.write_text(yaml.safe_dump({
         "source": {"url": f"sqlite:///{state}/demo_source.db"},
         "ledger": {"url": f"sqlite:///{state}/ledger.db"},
-        "companies": [{"key": "demo", "environment": "local"}],
+        "companies": [{"key": "demo", "environment": "local", "base_url": "${QBO_LOCAL_URL:-}"}],
         "export": {"use_batches": batches},
     }))
     seconds, report, _ = _run(state, "--scale", scale, "--time-scale", str(time_scale), config_path=config_path)
