@@ -166,25 +166,33 @@ class EmbeddedSession:
 @contextlib.contextmanager
 def embedded_session(
     config_path: str | None, *, scale: float | None = None, reset: bool = False, time_scale: float = 1.0,
-    verbose: bool = False,
+    verbose: bool = False, wait: bool = True, command: str = "run",
 ) -> Iterator[EmbeddedSession]:
     """Prepare the embedded defaults: Dagster home, demo source, local sandbox (when a company
     targets it, at ``time_scale``) and connected companies; stop the sandbox on exit."""
-    from qbo_pipeline.runner import connect_headless_if_needed, quiet_console
+    from qbo_pipeline.runlock import CompanyBusyError, local_sandbox_lock
+    from qbo_pipeline.runner import EXIT_BUSY, connect_headless_if_needed, quiet_console
 
     log_path = quiet_console(verbose)
     exit_cleanly_on_sigterm()
     if config_path:
         os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
     config = load_config()
-    if reset:
-        reset_state()
-    home = prepare_dagster_home()
-    built = ensure_demo_source(config, scale=scale, reset=reset)
-    if built:
-        click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
     sandbox_data = state_dir() / "sandbox.db" if uses_local_sandbox(config) else None
     with contextlib.ExitStack() as stack:
+        if sandbox_data is not None:
+            # one embedded sandbox (process and data file) per state folder: a second command waits or refuses
+            try:
+                stack.enter_context(local_sandbox_lock(command, on_wait=click.echo, wait=wait))
+            except CompanyBusyError as exc:
+                click.echo(f"{exc}; not waiting (--no-wait)", err=True)
+                raise SystemExit(EXIT_BUSY) from None
+        if reset:
+            reset_state()
+        home = prepare_dagster_home()
+        built = ensure_demo_source(config, scale=scale, reset=reset)
+        if built:
+            click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
         if sandbox_data is not None:
             extra = ("--time-scale", str(time_scale)) if time_scale != 1.0 else ()
             base_url = stack.enter_context(local_sandbox(sandbox_data, extra_args=extra))
@@ -251,7 +259,8 @@ def run_command(company_key: str | None, scale: float | None, reset: bool, dry_r
     """
     from qbo_pipeline.runner import export_config
 
-    with embedded_session(config_path, scale=scale, reset=reset, time_scale=time_scale, verbose=verbose) as session:
+    with embedded_session(config_path, scale=scale, reset=reset, time_scale=time_scale, verbose=verbose,
+                          wait=not no_wait, command="run") as session:
         _run_companies(session, company_key, export_config(dry_run=dry_run, full=full, wait=not no_wait),
                        verbose=verbose, time_scale=time_scale)
 
@@ -280,7 +289,7 @@ def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry
         raise click.BadParameter("--to is before --from")
     run_config = export_config(dry_run=dry_run, full=True, first=first_day.date() if first_day else None,
                                last=last_day.date() if last_day else None, wait=not no_wait)
-    with embedded_session(config_path, verbose=verbose) as session:
+    with embedded_session(config_path, verbose=verbose, wait=not no_wait, command="backfill") as session:
         _run_companies(session, company_key, run_config, verbose=verbose, time_scale=1.0)
 
 
@@ -292,7 +301,7 @@ def ui_command(port: int, config_path: str | None) -> None:
     from qbo_pipeline.defs.partitions import ensure_companies
     from qbo_pipeline.defs.runs import open_instance
 
-    with embedded_session(config_path, verbose=True) as session:
+    with embedded_session(config_path, verbose=True, command="ui") as session:
         ensure_companies(open_instance(), session.config.company_keys)
         click.echo(f"companies (partitions of qbo_company): {', '.join(session.config.company_keys)}")
         workspace = project_root() / "workspace.yaml"

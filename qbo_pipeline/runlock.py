@@ -38,30 +38,37 @@ class CompanyBusyError(RuntimeError):
 class Holder:
     """Who holds a company's export lock."""
 
-    run_id: str
+    run_id: str  # what holds it: "run 1a2b3c4d", "qbo-pipeline ui"
     pid: int
     host: str
     since: datetime
 
-    def describe(self, company: str) -> str:
+    def describe(self, what: str) -> str:
         local = self.since.astimezone()
-        return f"an export of {company} is running since {local:%H:%M} (run {self.run_id[:8]}, process {self.pid})"
+        return f"{what} is running since {local:%H:%M} ({self.run_id}, process {self.pid})"
+
+
+def _path(name: str) -> Path:
+    return state_dir() / "locks" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock"
 
 
 def lock_path(company: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", company)
-    return state_dir() / "locks" / f"export-{safe}.lock"
+    return _path(f"export-{company}")
 
 
-def read_holder(company: str) -> Holder | None:
-    """The holder written into the lock file (None when free or unreadable)."""
+def _read(path: Path) -> Holder | None:
     try:
-        data = json.loads(lock_path(company).read_text() or "null")
+        data = json.loads(path.read_text() or "null")
     except (OSError, ValueError):
         return None
     if not data:
         return None
     return Holder(str(data["run_id"]), int(data["pid"]), str(data["host"]), datetime.fromisoformat(data["since"]))
+
+
+def read_holder(company: str) -> Holder | None:
+    """The holder written into the company's lock file (None when free or unreadable)."""
+    return _read(lock_path(company))
 
 
 def _try_lock(fd: int) -> bool:
@@ -73,28 +80,25 @@ def _try_lock(fd: int) -> bool:
 
 
 @contextlib.contextmanager
-def company_export_lock(
-    company: str, run_id: str, *, on_wait: Callable[[str], None], wait: bool = True
-) -> Iterator[Holder]:
-    """Hold the company's export lock; wait (saying why, again every minute) or raise ``CompanyBusyError``.
+def _exclusive(path: Path, what: str, run_id: str, *, on_wait: Callable[[str], None], wait: bool) -> Iterator[Holder]:
+    """Hold ``path``'s lock; wait (saying why, again every minute) or raise ``CompanyBusyError``.
 
     The wait polls, so SIGTERM and Ctrl-C end it at once.
     """
-    path = lock_path(company)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         started = time.monotonic()
         said_at: float | None = None
         while not _try_lock(fd):
-            holder = read_holder(company)
-            what = holder.describe(company) if holder else f"an export of {company} is running"
+            holder = _read(path)
+            busy = holder.describe(what) if holder else f"{what} is running"
             if not wait:
-                raise CompanyBusyError(what)
+                raise CompanyBusyError(busy)
             now = time.monotonic()
             if said_at is None or now - said_at >= REPEAT_WAIT_MESSAGE_SECONDS:
                 waited = f" ({(now - started) / 60:.0f} min so far)" if said_at is not None else ""
-                on_wait(f"{what}; waiting{waited}")
+                on_wait(f"{busy}; waiting{waited}")
                 said_at = now
             time.sleep(POLL_SECONDS)
         holder = Holder(run_id, os.getpid(), socket.gethostname(), datetime.now(UTC))
@@ -107,6 +111,21 @@ def company_export_lock(
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def company_export_lock(
+    company: str, run_id: str, *, on_wait: Callable[[str], None], wait: bool = True
+) -> contextlib.AbstractContextManager[Holder]:
+    """Hold the company's export lock for a run: "an export of demo is running since 10:02 ...; waiting"."""
+    return _exclusive(lock_path(company), f"an export of {company}", f"run {run_id[:8]}", on_wait=on_wait, wait=wait)
+
+
+def local_sandbox_lock(
+    command: str, *, on_wait: Callable[[str], None], wait: bool = True
+) -> contextlib.AbstractContextManager[Holder]:
+    """Hold the embedded sandbox (one process and one data file per state folder) for a command."""
+    return _exclusive(_path("local-sandbox"), "a command on the local sandbox", f"qbo-pipeline {command}",
+                      on_wait=on_wait, wait=wait)
 
 
 def process_is_gone(pid: int, host: str) -> bool:
