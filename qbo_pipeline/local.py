@@ -43,10 +43,6 @@ def prepare_dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    # A run over a range of days records one "planned" event per asset instead of one per asset
-    # and day (half the bookkeeping of a year-long first export on SQLite). Trade-off, from
-    # Dagster: days of a failed range run show as missing rather than failed.
-    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     template = project_root() / "dagster.yaml"
     target = home / "dagster.yaml"
     if template.exists() and (not target.exists() or target.read_text() != template.read_text()):
@@ -159,40 +155,84 @@ _DRY_RUN_OPTION = click.option(
 
 @dataclass
 class EmbeddedSession:
-    """What `run`, `backfill` and `ui` share: the configuration, the Dagster home and the sandbox data file."""
+    """What `run`, `backfill` and `ui` share: the configuration, the Dagster home, the sandbox data and the log file."""
 
     config: PipelineConfig
     dagster_home: Path
     sandbox_data: Path | None
+    log_path: Path
 
 
 @contextlib.contextmanager
-def embedded_session(config_path: str | None, *, scale: float | None = None, reset: bool = False) -> Iterator[EmbeddedSession]:
+def embedded_session(
+    config_path: str | None, *, scale: float | None = None, reset: bool = False, time_scale: float = 1.0,
+    verbose: bool = False, wait: bool = True, command: str = "run",
+) -> Iterator[EmbeddedSession]:
     """Prepare the embedded defaults: Dagster home, demo source, local sandbox (when a company
-    targets it) and connected companies; stop the sandbox on exit."""
-    from qbo_pipeline.runner import connect_headless_if_needed
+    targets it, at ``time_scale``) and connected companies; stop the sandbox on exit."""
+    from qbo_pipeline.runlock import CompanyBusyError, local_sandbox_lock
+    from qbo_pipeline.runner import EXIT_BUSY, connect_headless_if_needed, quiet_console
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_path = quiet_console(verbose)
     exit_cleanly_on_sigterm()
     if config_path:
         os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
     config = load_config()
-    if reset:
-        reset_state()
-    home = prepare_dagster_home()
-    built = ensure_demo_source(config, scale=scale, reset=reset)
-    if built:
-        click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
     sandbox_data = state_dir() / "sandbox.db" if uses_local_sandbox(config) else None
     with contextlib.ExitStack() as stack:
         if sandbox_data is not None:
-            base_url = stack.enter_context(local_sandbox(sandbox_data))
+            # one embedded sandbox (process and data file) per state folder: a second command waits or refuses
+            try:
+                stack.enter_context(local_sandbox_lock(command, on_wait=click.echo, wait=wait))
+            except CompanyBusyError as exc:
+                click.echo(f"{exc}; not waiting (--no-wait)", err=True)
+                raise SystemExit(EXIT_BUSY) from None
+        if reset:
+            reset_state()
+        home = prepare_dagster_home()
+        built = ensure_demo_source(config, scale=scale, reset=reset)
+        if built:
+            click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
+        if sandbox_data is not None:
+            extra = ("--time-scale", str(time_scale)) if time_scale != 1.0 else ()
+            base_url = stack.enter_context(local_sandbox(sandbox_data, extra_args=extra))
             local_environment(base_url)
-            click.echo(f"local QBO sandbox at {base_url} (data: {sandbox_data})")
+            click.echo(f"local QBO sandbox at {base_url} (data: {sandbox_data})"
+                       + (f", time scale {time_scale:g}" if extra else ""))
             config = load_config()
         for key in config.company_keys:
             connect_headless_if_needed(config, key)
-        yield EmbeddedSession(config, home, sandbox_data)
+        yield EmbeddedSession(config, home, sandbox_data, log_path)
+
+
+_VERBOSE_OPTION = click.option("-v", "--verbose", is_flag=True, help="Show every Dagster event on the console too.")
+_NO_WAIT_OPTION = click.option(
+    "--no-wait", is_flag=True,
+    help="When an export of the company is already running, refuse (exit 5) instead of waiting for it.",
+)
+_TIME_SCALE_OPTION = click.option(
+    "--time-scale", type=float, default=1.0, show_default=True,
+    help="Run the local sandbox's clock this many times faster and scale the client's rate limiter with it "
+    "(benchmarks: the whole run path at QBO's limits in less wall time).",
+)
+
+
+def _run_companies(session: EmbeddedSession, company_key: str | None, run_config: dict, *, verbose: bool,
+                   time_scale: float) -> None:
+    from qbo_pipeline.runner import exit_code, export_company, print_summary
+
+    keys = [company_key] if company_key else session.config.company_keys
+    click.echo(f"Full log: {session.log_path}")
+    outcomes = [
+        export_company(session.config, key, run_config=run_config, log_path=session.log_path, verbose=verbose,
+                       time_scale=time_scale)
+        for key in keys
+    ]
+    print_summary(outcomes, dagster_home=session.dagster_home, sandbox_data=session.sandbox_data,
+                  log_path=session.log_path)
+    code = exit_code(outcomes)
+    if code:
+        raise SystemExit(code)
 
 
 @click.command("run")
@@ -200,51 +240,57 @@ def embedded_session(config_path: str | None, *, scale: float | None = None, res
 @click.option("--scale", type=float, default=None, help="Demo size when the demo database is built (1.0 = full demo).")
 @click.option("--reset", is_flag=True, help="Start from scratch: rebuild the demo source and forget sandbox, ledger and Dagster state.")
 @_DRY_RUN_OPTION
-@click.option("--full", is_flag=True, help="Export every transaction day, not only the days changed since the last run.")
+@click.option("--full", is_flag=True, help="Re-plan every source row, not only what changed since the last run "
+              "(unchanged records cost no write).")
+@_TIME_SCALE_OPTION
+@_NO_WAIT_OPTION
+@_VERBOSE_OPTION
 @_CONFIG_OPTION
-def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool, config_path: str | None) -> None:
-    """Run the export once through Dagster on the embedded defaults and print a summary.
+def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool,
+                time_scale: float, no_wait: bool, verbose: bool, config_path: str | None) -> None:
+    """Sync each company once through Dagster on the embedded defaults and print a summary.
 
     Builds the demo billing database if it is missing, starts the local QBO sandbox on a free
-    loopback port (when a company targets it), connects to it through OAuth, materializes the
-    export assets in the persistent Dagster instance and stops the sandbox again. The first run
-    exports the whole history; later runs only the days whose source rows changed.
+    loopback port (when a company targets it), connects to it through OAuth, runs the export
+    job for each company's partition in the persistent Dagster instance and stops the sandbox
+    again. The first run of a company exports its whole history in one run; later runs only
+    what changed since the last one. Exit 0, or 1 when records failed or are blocked, 4 when a
+    run failed, 5 when --no-wait found another export running.
     """
-    from qbo_pipeline.runner import export_once, print_summary
+    from qbo_pipeline.runner import export_config
 
-    with embedded_session(config_path, scale=scale, reset=reset) as session:
-        keys = [company_key] if company_key else session.config.company_keys
-        summaries = [export_once(session.config, key, dry_run=dry_run, full=full) for key in keys]
-    print_summary(summaries, dagster_home=session.dagster_home, sandbox_data=session.sandbox_data)
-    if any(s.failed_runs for s in summaries):
-        raise SystemExit(1)
+    with embedded_session(config_path, scale=scale, reset=reset, time_scale=time_scale, verbose=verbose,
+                          wait=not no_wait, command="run") as session:
+        _run_companies(session, company_key, export_config(dry_run=dry_run, full=full, wait=not no_wait),
+                       verbose=verbose, time_scale=time_scale)
 
 
 @click.command("backfill")
 @_COMPANY_OPTION
-@click.option("--from", "first_day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First transaction day (YYYY-MM-DD).")
-@click.option("--to", "last_day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last transaction day, included (YYYY-MM-DD).")
+@click.option("--from", "first_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First transaction day (YYYY-MM-DD); default: the source's first.")
+@click.option("--to", "last_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last transaction day, included (YYYY-MM-DD); default: the source's last.")
 @_DRY_RUN_OPTION
+@_NO_WAIT_OPTION
+@_VERBOSE_OPTION
 @_CONFIG_OPTION
-def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry_run: bool, config_path: str | None) -> None:
-    """Export a range of transaction days (the historical export) from the command line.
+def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry_run: bool, no_wait: bool,
+                     verbose: bool, config_path: str | None) -> None:
+    """Re-export a company's history (or the transactions dated --from .. --to) in one run per company.
 
-    Runs in the persistent Dagster instance, at most 92 days per run (the assets' backfill
-    policy), oldest first. Re-running a range converges with no writes for unchanged records.
-    (`dagster job backfill` would start one run per day instead.)
+    Every source row of the range is planned again against the ledger: what QuickBooks already
+    has unchanged costs no write, so a backfill is safe to repeat. The same run can be launched
+    from the UI (export job, choose the company partitions, set ``full`` or the window).
     """
-    from qbo_pipeline.runner import export_days, print_summary
+    from qbo_pipeline.runner import export_config
 
-    if last_day < first_day:
+    if first_day and last_day and last_day < first_day:
         raise click.BadParameter("--to is before --from")
-    with embedded_session(config_path) as session:
-        keys = [company_key] if company_key else session.config.company_keys
-        summaries = [
-            export_days(session.config, key, first_day.date(), last_day.date(), dry_run=dry_run) for key in keys
-        ]
-    print_summary(summaries, dagster_home=session.dagster_home, sandbox_data=session.sandbox_data)
-    if any(s.failed_runs for s in summaries):
-        raise SystemExit(1)
+    run_config = export_config(dry_run=dry_run, full=True, first=first_day.date() if first_day else None,
+                               last=last_day.date() if last_day else None, wait=not no_wait)
+    with embedded_session(config_path, verbose=verbose, wait=not no_wait, command="backfill") as session:
+        _run_companies(session, company_key, run_config, verbose=verbose, time_scale=1.0)
 
 
 @click.command("ui")
@@ -252,7 +298,12 @@ def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry
 @_CONFIG_OPTION
 def ui_command(port: int, config_path: str | None) -> None:
     """Serve the Dagster UI (and daemon) on the embedded defaults, with the local sandbox alongside."""
-    with embedded_session(config_path):
+    from qbo_pipeline.defs.partitions import ensure_companies
+    from qbo_pipeline.defs.runs import open_instance
+
+    with embedded_session(config_path, verbose=True, command="ui") as session:
+        ensure_companies(open_instance(), session.config.company_keys)
+        click.echo(f"companies (partitions of qbo_company): {', '.join(session.config.company_keys)}")
         workspace = project_root() / "workspace.yaml"
         command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace), "-p", str(port)]
         click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")

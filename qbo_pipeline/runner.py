@@ -1,58 +1,95 @@
-"""Run the export through Dagster from the command line, and summarise what it did.
+"""The command-line run path (``qbo-pipeline run`` and ``backfill``): one export run per company,
+recorded in the persistent Dagster instance, quiet on the console, summarised at the end.
 
-The first run of a company exports its whole history (one run over all transaction days);
-later runs export only the days whose source rows changed since the last successful run,
-found the same way the source sensor finds them. Runs go into the persistent Dagster
-instance, so the UI shows them like any other run.
+Each company is one run of the ``export`` job for its partition. The run executes in this
+process (no daemon needed for ``make run``), and is still safe beside runs the daemon
+launches: the export step holds the company's export lock whoever started it, so a second
+caller waits with a message (or, with ``--no-wait``, refuses); a run left STARTED by a killed
+process is marked failed when the next one starts; the instance is initialised once under a
+file lock. The console shows one line per stage and the summary; every event goes to a log
+file under ``var/logs`` (``-v`` shows it on the console too).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import dagster as dg
 
-from qbo_pipeline import sync
-from qbo_pipeline.config import PipelineConfig
-from qbo_pipeline.defs.assets import BACKFILL_DAYS_PER_RUN, COMPANY_TAG, TRANSACTION_EXPORTS
-from qbo_pipeline.defs.jobs import export_job_name, master_job_name
-from qbo_pipeline.defs.partitions import clamp_to_partitions, transaction_partitions
-from qbo_pipeline.defs.reports import COUNT_FIELDS, build_sync_report, record_sync_report
-from qbo_pipeline.defs.sensors import EARLIEST, RANGE_END_TAG, RANGE_START_TAG, source_change_requests
+from qbo_pipeline import stages
+from qbo_pipeline.config import PipelineConfig, state_dir
+from qbo_pipeline.defs.assets import EXPORT_STEP, SYNC_REPORT_KIND
+from qbo_pipeline.defs.logs import LOG_FORMAT
+from qbo_pipeline.defs.partitions import ensure_companies
+from qbo_pipeline.defs.runs import fail_orphaned_runs, open_instance, process_tags
+from qbo_pipeline.defs.sensors import EXPORT_JOB
+from qbo_pipeline.entities import REGISTRY
 
 log = logging.getLogger("qbo_pipeline.runner")
 
-CURSOR_TAG = "qbo_pipeline/source_cursor"
-MASTER_EXPORTS = ("qbo_customers", "qbo_items", "qbo_deactivations")
-RUNNER_TAG = "qbo_pipeline/launched_by"
+LAUNCHED_BY_TAG = "qbo_pipeline/launched_by"
+# Exit codes of `run` and `backfill` (docs/dagster.md); the summary is printed in every case.
+EXIT_OK = 0
+EXIT_RECORDS_FAILED = 1  # some records failed or are blocked (`qbo-pipeline failed list`)
+EXIT_RUN_FAILED = 4  # a run failed before finishing (not connected, QuickBooks refused the connection...)
+EXIT_BUSY = 5  # --no-wait: another export of the company is running
+EXIT_INTERRUPTED = 130  # SIGTERM or Ctrl-C: the run is marked failed, nothing is left held
+CONSOLE_LOGGERS = ("qbo_pipeline.progress", "qbo_pipeline.runner", "qbo_pipeline.runs", "qbo_pipeline.local")
 
 
 @dataclass
-class CompanySummary:
+class CompanyOutcome:
+    """One company's run: its Dagster run, the sync report the export step kept in the ledger."""
+
     company: str
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    entities: dict[str, dict[str, int]] = field(default_factory=dict)
-    note: str = ""
+    run_id: str
+    status: str
+    report: dict[str, Any] | None
+    error: str | None = None
 
     @property
-    def failed_runs(self) -> list[dict[str, Any]]:
-        return [r for r in self.runs if r["status"] != "SUCCESS"]
+    def records_failed(self) -> bool:
+        entities = (self.report or {}).get("entities", {})
+        return any(counts.get("failed") or counts.get("blocked") for counts in entities.values())
 
-    def add(self, report: dict[str, Any]) -> None:
-        """Add one run's counts. Transactions of different day ranges add up; customers and
-        items are re-read by every run, so for them only what changed adds up and the standing
-        counts (unchanged, quarantined...) are the latest run's."""
-        self.runs.append({"run_id": report["run_id"], "status": report["status"], "range": report["partition_range"]})
-        for name, counts in report["entities"].items():
-            mine = self.entities.setdefault(name, dict.fromkeys(COUNT_FIELDS, 0))
-            for key, value in counts.items():
-                cumulative = name not in MASTER_EXPORTS or key in ("created", "updated", "write_requests")
-                mine[key] = mine.get(key, 0) + value if cumulative else value
+    @property
+    def busy(self) -> bool:
+        return bool(self.error and "CompanyBusyError" in self.error)
+
+
+class _ConsoleFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.startswith(CONSOLE_LOGGERS)
+
+
+def quiet_console(verbose: bool) -> Path:
+    """Progress lines and warnings on the console, everything in a log file under ``var/logs`` (its path returned)."""
+    path = state_dir() / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter(LOG_FORMAT))
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s" if not verbose else LOG_FORMAT))
+    if not verbose:
+        console.addFilter(_ConsoleFilter())
+        logging.captureWarnings(True)
+        logging.getLogger("py.warnings").propagate = False
+        logging.getLogger("py.warnings").addHandler(to_file)
+    root.addHandler(to_file)
+    root.addHandler(console)
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return path
 
 
 def connect_headless_if_needed(config: PipelineConfig, company_key: str) -> str:
@@ -63,7 +100,7 @@ def connect_headless_if_needed(config: PipelineConfig, company_key: str) -> str:
     company = config.company(company_key)
     ledger = Ledger(config.ledger.url)
     try:
-        vault = sync.open_vault(config, ledger)
+        vault = stages.open_vault(config, ledger)
         connection = ledger.connection(company_key)
         realm_id = vault.realm_id(company_key)
         if realm_id and connection and connection.get("status") == "connected":
@@ -80,148 +117,136 @@ def connect_headless_if_needed(config: PipelineConfig, company_key: str) -> str:
         ledger.dispose()
 
 
-def _last_cursor(instance: dg.DagsterInstance, company_key: str) -> str | None:
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(tags={COMPANY_TAG: company_key}, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=50
+def export_config(*, dry_run: bool = False, full: bool = False, first: date | None = None, last: date | None = None,
+                  wait: bool = True) -> dict[str, Any]:
+    """The export step's run config (the same fields the UI's launchpad shows)."""
+    values: dict[str, Any] = {"dry_run": dry_run, "full": full, "wait": wait}
+    if first:
+        values["window_from"] = first.isoformat()
+    if last:
+        values["window_to"] = last.isoformat()
+    return {"ops": {EXPORT_STEP: {"config": values}}}
+
+
+def export_company(
+    config: PipelineConfig,
+    company_key: str,
+    *,
+    run_config: dict[str, Any],
+    log_path: Path,
+    verbose: bool = False,
+    time_scale: float = 1.0,
+) -> CompanyOutcome:
+    """One run of the export job for the company's partition, in the persistent instance."""
+    from qbo_pipeline.definitions import build_definitions, default_resources
+
+    instance = open_instance()
+    ensure_companies(instance, [company_key])
+    fail_orphaned_runs(instance, company_key, say=log.info)
+    definitions = build_definitions(resources=default_resources(time_scale=time_scale))
+    job = definitions.resolve_job_def(EXPORT_JOB)
+    loggers = {
+        "console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}},
+        "file": {"config": {"path": str(log_path)}},
+    }
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=company_key,
+        run_config={**run_config, "loggers": loggers},
+        tags={**process_tags(), LAUNCHED_BY_TAG: "qbo-pipeline"},
+        raise_on_error=False,
     )
-    for run in runs:
-        if CURSOR_TAG in run.tags:
-            return run.tags[CURSOR_TAG]
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        if failures and _interrupted(failures[0].step_failure_data.error):
+            log.error("company %s: run %s stopped by a signal; its lock is released, the next run goes on from "
+                      "where it stopped", company_key, result.run_id[:8])
+            raise SystemExit(EXIT_INTERRUPTED)
+        error = _root_cause(failures[0].step_failure_data.error) if failures else "the run failed"
+        log.error("company %s: run %s failed: %s (details in the log)", company_key, result.run_id[:8], error)
+    return CompanyOutcome(company_key, result.run_id, instance.get_run_by_id(result.run_id).status.value,
+                          _sync_report(config, company_key, result.run_id), error)
+
+
+def _interrupted(error: Any) -> bool:
+    """Dagster turns SIGTERM and SIGINT during a run into this error."""
+    while error is not None:
+        if getattr(error, "cls_name", None) in ("DagsterExecutionInterruptedError", "KeyboardInterrupt", "SystemExit"):
+            return True
+        error = getattr(error, "cause", None)
+    return False
+
+
+def _root_cause(error: Any) -> str:
+    """The innermost error's message (what a person can act on), not Dagster's wrapper."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}" if getattr(error, "cls_name", None) else error.message.strip()
+
+
+def _sync_report(config: PipelineConfig, company_key: str, run_id: str) -> dict[str, Any] | None:
+    from qbo_pipeline.ledger import Ledger
+
+    ledger = Ledger(config.ledger.url)
+    try:
+        for row in ledger.reports(company_key, limit=20):
+            report = row.get("report") or {}
+            if row.get("run_id") == run_id and report.get("kind") == SYNC_REPORT_KIND:
+                return report
+    finally:
+        ledger.dispose()
     return None
 
 
-def _dry_run_config(company_key: str, dry_run: bool, names: list[str]) -> dict[str, Any]:
-    if not dry_run:
-        return {}
-    return {"ops": {f"{company_key}__{name}": {"config": {"dry_run": True}} for name in names}}
+SUMMARY_COLUMNS = ("read", "created", "updated", "unchanged", "skipped", "quarantined", "removed", "deactivated",
+                   "failed", "blocked")
 
 
-def plan_runs(config: PipelineConfig, company_key: str, instance: dg.DagsterInstance, *, full: bool) -> tuple[list[tuple[str, str]], str, str]:
-    """The day ranges to export, the new source cursor, and why."""
-    partitions = transaction_partitions(config)
-    previous = None if full else _last_cursor(instance, company_key)
-    with sync.reader_for(config, company_key) as reader:
-        if previous is None:
-            _, cursor, _ = source_change_requests(reader, partitions, company_key, None)
-            days = {d for entity in sync.TRANSACTION_ENTITIES for d in reader.changed_dates(entity, EARLIEST)}
-            if not days:
-                return [], cursor, "no transactions in the source"
-            start = clamp_to_partitions(partitions, min(days))
-            ranges = chunk_range(start, partitions.get_last_partition_key(), BACKFILL_DAYS_PER_RUN)
-            return ranges, cursor, "full history"
-        requests, cursor, skip = source_change_requests(reader, partitions, company_key, previous)
-    ranges = [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in requests if RANGE_START_TAG in r.tags]
-    return ranges, cursor, skip or f"{len(ranges)} changed day range(s)"
-
-
-def chunk_range(first: str, last: str, days: int) -> list[tuple[str, str]]:
-    """``first`` .. ``last`` (daily keys, inclusive) as consecutive ranges of at most ``days`` days."""
-    start, end = date.fromisoformat(first), date.fromisoformat(last)
-    ranges = []
-    while start <= end:
-        stop = min(start + timedelta(days=days - 1), end)
-        ranges.append((start.isoformat(), stop.isoformat()))
-        start = stop + timedelta(days=1)
-    return ranges
-
-
-def export_once(config: PipelineConfig, company_key: str, *, dry_run: bool = False, full: bool = False) -> CompanySummary:
-    """Materialize the export of one company in the persistent Dagster instance: the whole
-    history the first time (or with ``full``), else only the days changed since the last run."""
-    instance = dg.DagsterInstance.get()
-    ranges, cursor, why = plan_runs(config, company_key, instance, full=full)
-    log.info("company %s: %s", company_key, why)
-    extra_tags = {} if dry_run else {CURSOR_TAG: cursor}
-    return _execute(config, company_key, instance, ranges, why, dry_run=dry_run, extra_tags=extra_tags)
-
-
-def export_days(config: PipelineConfig, company_key: str, first: date, last: date, *, dry_run: bool = False) -> CompanySummary:
-    """Materialize the transaction days ``first`` .. ``last`` (a command-line backfill)."""
-    partitions = transaction_partitions(config)
-    start, end = clamp_to_partitions(partitions, first), clamp_to_partitions(partitions, last)
-    ranges = chunk_range(start, end, BACKFILL_DAYS_PER_RUN)
-    why = f"backfill of {start} .. {end} in {len(ranges)} run(s)"
-    log.info("company %s: %s", company_key, why)
-    return _execute(config, company_key, dg.DagsterInstance.get(), ranges, why, dry_run=dry_run, extra_tags={})
-
-
-def _execute(
-    config: PipelineConfig,
-    company_key: str,
-    instance: dg.DagsterInstance,
-    ranges: list[tuple[str, str]],
-    why: str,
-    *,
-    dry_run: bool,
-    extra_tags: dict[str, str],
-) -> CompanySummary:
-    from qbo_pipeline.definitions import build_definitions
-
-    definitions = build_definitions(config)
-    summary = CompanySummary(company_key, note=why)
-    base_tags = {COMPANY_TAG: company_key, RUNNER_TAG: "qbo-pipeline"}
-    if ranges:
-        job = definitions.resolve_job_def(export_job_name(company_key))
-        export_assets = ["qbo_customers", "qbo_items", *TRANSACTION_EXPORTS, "qbo_deactivations"]
-        for index, (start, end) in enumerate(ranges):
-            log.info("company %s: exporting transaction days %s .. %s", company_key, start, end)
-            # the source cursor goes on the last run only: if an earlier range fails, the next
-            # run starts again from the previous cursor and loses nothing
-            last = extra_tags if index == len(ranges) - 1 else {}
-            result = job.execute_in_process(
-                instance=instance,
-                tags={**base_tags, **last, RANGE_START_TAG: start, RANGE_END_TAG: end},
-                run_config=_dry_run_config(company_key, dry_run, export_assets),
-                raise_on_error=False,
-            )
-            _collect(config, instance, result, company_key, summary)
-            if not result.success:
-                break  # later ranges may depend on this one; the summary says which run failed
-    else:
-        job = definitions.resolve_job_def(master_job_name(company_key))
-        result = job.execute_in_process(
-            instance=instance, tags={**base_tags, **extra_tags},
-            run_config=_dry_run_config(company_key, dry_run, ["qbo_customers", "qbo_items", "qbo_deactivations"]),
-            raise_on_error=False,
-        )
-        _collect(config, instance, result, company_key, summary)
-    return summary
-
-
-def _collect(config: PipelineConfig, instance: dg.DagsterInstance, result: Any, company_key: str, summary: CompanySummary) -> None:
-    run = instance.get_run_by_id(result.run_id)
-    report = build_sync_report(instance, run, company_key)
-    record_sync_report(config, instance, report)
-    summary.add(report)
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                log.error("step %s failed: %s", event.step_key, event.step_failure_data.error.message.strip())
-
-
-def print_summary(summaries: list[CompanySummary], *, dagster_home: Path, sandbox_data: Path | None) -> None:
-    """A short summary for a person: per company and entity, what happened."""
-    columns = ("created", "updated", "unchanged", "skipped_by_rule", "failed", "blocked", "quarantined")
+def print_summary(outcomes: list[CompanyOutcome], *, dagster_home: Path, sandbox_data: Path | None, log_path: Path) -> None:
+    """A short summary for a person: per company and entity, where every source row went."""
     click.echo("")
-    for summary in summaries:
-        click.echo(f"Company {summary.company}: {summary.note}; {len(summary.runs)} Dagster run(s) "
-                   + ", ".join(f"{r['run_id'][:8]} {r['status']}" for r in summary.runs))
-        header = f"  {'entity':<22}" + "".join(f"{c:>17}" for c in columns)
-        click.echo(header)
-        totals = dict.fromkeys(columns, 0)
-        for name in ("qbo_customers", "qbo_items", *TRANSACTION_EXPORTS, "qbo_deactivations"):
-            counts = summary.entities.get(name)
+    for outcome in outcomes:
+        report = outcome.report or {}
+        what = (f"{report.get('mode', '?')} sync" + (f" of transactions dated {report['window']}" if report.get("window") else "")
+                + (" (dry run)" if report.get("dry_run") else ""))
+        click.echo(f"Company {outcome.company}: {what}, Dagster run {outcome.run_id[:8]} {outcome.status}"
+                   + (f", {report.get('write_requests', 0)} write requests" if report else ""))
+        if outcome.error and not report:
+            click.echo(f"  {outcome.error}")
+            continue
+        click.echo(f"  {'entity':<12}" + "".join(f"{c:>12}" for c in SUMMARY_COLUMNS))
+        for entity in REGISTRY:
+            counts = report.get("entities", {}).get(entity.name)
             if counts is None:
                 continue
-            click.echo(f"  {name:<22}" + "".join(f"{counts.get(c, 0):>17}" for c in columns))
-            for c in columns:
-                totals[c] += counts.get(c, 0)
-        click.echo(f"  {'total':<22}" + "".join(f"{totals[c]:>17}" for c in columns))
-        click.echo(f"  summary: created={totals['created']} updated={totals['updated']} "
-                   f"skipped={totals['unchanged'] + totals['skipped_by_rule']} failed={totals['failed']} "
-                   f"blocked={totals['blocked']} quarantined={totals['quarantined']}")
+            cells = [sum(counts["skipped"].values()) if c == "skipped" else counts.get(c, 0) for c in SUMMARY_COLUMNS]
+            click.echo(f"  {entity.name:<12}" + "".join(f"{v:>12}" for v in cells))
+        for row in (report.get("plan") or [])[:50]:
+            changes = "; ".join(row["changes"]) or row.get("reason") or ""
+            click.echo(f"  plan: {row['action']:<10} {row['entity']} {row['source_id']}  {changes}")
     click.echo("")
+    click.echo(f"Full log: {log_path}")
     click.echo(f"Dagster instance: {dagster_home}  (browse it with `make ui`)")
     if sandbox_data is not None:
         click.echo(f"Local QBO sandbox data: {sandbox_data}")
     click.echo("Failed and quarantined records: `qbo-pipeline status`")
+
+
+def exit_code(outcomes: list[CompanyOutcome]) -> int:
+    if any(o.busy for o in outcomes):
+        return EXIT_BUSY
+    if any(o.status != dg.DagsterRunStatus.SUCCESS.value for o in outcomes):
+        return EXIT_RUN_FAILED
+    if any(o.records_failed for o in outcomes):
+        return EXIT_RECORDS_FAILED
+    return EXIT_OK
+
+
+def export_once(config: PipelineConfig, company_key: str, *, dry_run: bool = False, full: bool = False,
+                wait: bool = True, log_path: Path | None = None) -> CompanyOutcome:
+    """One export run of a company with the command line's defaults (tests and benchmarks use it)."""
+    path = log_path or state_dir() / "logs" / "runs.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return export_company(config, company_key, run_config=export_config(dry_run=dry_run, full=full, wait=wait),
+                          log_path=path)

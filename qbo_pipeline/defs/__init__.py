@@ -1,1 +1,5 @@
-"""Dagster definitions: thin assets, checks, sensors and resources over the modules above."""
+"""Dagster wiring over the stage API: one asset graph, companies as a dynamic partition.
+
+No business rule, outcome arithmetic or change detection lives here: the assets call
+``stages.sync_company`` and report its typed result; the sensor asks ``stages.pending_changes``.
+"""

@@ -1,405 +1,250 @@
-"""The asset graph of one company: source -> validated -> payloads -> export.
+"""The export as one asset graph, partitioned by company: one step, one engine run, true counts.
 
-Customers and items are small name lists: they are extracted whole on every run and the
-export skips unchanged records by payload hash (changed-only upserts). Transactions are
-partitioned daily by transaction date; a run over a range of days (a backfill, or what the
-source sensor requests) is one run, not one run per day.
+The assets derive from the entity registry: one asset per exported entity (``qbo_customers``,
+``qbo_invoices``...) and ``sync_reports``, all produced by ONE step that calls
+``stages.sync_company`` once. That stage reads only what changed since the company's ledger
+cursor (the whole history on the first run), validates, transforms, plans and exports it in
+one engine run in dependency order. The step then records one materialization per entity
+with that company's own counts for this run, and the run's report on ``sync_reports``:
+a fixed number of Dagster events per run, whatever span of dates the changes touch.
 
-Every company gets its own copy of the graph under its key (``demo/qbo_invoices``): a
-company's failures, limits and locks never touch another's, and its runs carry the
-``qbo_pipeline/company`` tag that the run queue uses to keep one export per company.
-The assets are thin: each one calls a stage of ``qbo_pipeline.sync``.
+The step holds the company's export lock for the whole run, whoever launched it (the
+command line, the sensor, a backfill from the UI), so one company never has two exports
+at once while different companies run side by side.
 """
 
 
-from collections.abc import Callable, Mapping
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
 
-from qbo_pipeline import sync
-from qbo_pipeline.config import PipelineConfig
-from qbo_pipeline.defs import metadata
-from qbo_pipeline.defs.partitions import transaction_partitions, window_for_context
-from qbo_pipeline.defs.resources import PipelineResource, QboResource
-from qbo_pipeline.schemas import ValidationResult
-from qbo_pipeline.transform import TransformResult
-from qbo_pipeline.transform.payload import Payload
+from qbo_pipeline import stages
+from qbo_pipeline.defs.partitions import companies
+from qbo_pipeline.defs.resources import LedgerResource, PipelineResource, QboResource
+from qbo_pipeline.defs.runs import PID_TAG, fail_orphaned_runs, process_tags
+from qbo_pipeline.entities import REGISTRY, Entity
+from qbo_pipeline.runlock import company_export_lock
 
-BACKFILL_DAYS_PER_RUN = 92
-COMPANY_TAG = "qbo_pipeline/company"
-
-# source entity -> (payload asset name, export asset name, QBO entity)
-MASTER = {
-    "customers": ("customer_payloads", "qbo_customers", "Customer"),
-    "products": ("item_payloads", "qbo_items", "Item"),
-}
-# export asset name -> (source entity, QBO entity, export assets it must follow)
-TRANSACTION_EXPORTS = {
-    "qbo_invoices": ("invoices", "Invoice", ("qbo_customers", "qbo_items")),
-    "qbo_credit_memos": ("credits", "CreditMemo", ("qbo_invoices",)),
-    "qbo_payments": ("payments", "Payment", ("qbo_invoices", "qbo_credit_memos")),
-    "qbo_refund_receipts": ("refunds", "RefundReceipt", ("qbo_payments",)),
-}
+EXPORT_STEP = "qbo_export"
+SYNC_REPORTS = dg.AssetKey("sync_reports")
+SYNC_REPORT_KIND = "sync"
+PLAN_ROWS_SHOWN = 200
+progress_log = logging.getLogger("qbo_pipeline.progress")
 
 
-class ExportRunConfig(dg.Config):
-    """Run options of an export asset."""
+class ExportConfig(dg.Config):
+    """Run options of the export (the launchpad's ``ops: qbo_export: config:``)."""
 
     dry_run: bool = False
-    """Plan only: show create / update / skip with a field-level diff, write nothing to QuickBooks."""
+    """Plan only: creates and updates with the fields that change; nothing is written to QuickBooks."""
+    full: bool = False
+    """Re-plan every source row, not only what changed since the ledger cursor (unchanged records cost no write)."""
+    window_from: str | None = None
+    """First transaction date (YYYY-MM-DD) of a historical re-export; the cursor is left where it is."""
+    window_to: str | None = None
+    """Last transaction date (YYYY-MM-DD), included."""
+    wait: bool = True
+    """When another export of the company runs: wait for it (saying so), or fail at once."""
 
 
-def _key(company: str, name: str) -> dg.AssetKey:
-    return dg.AssetKey([company, name])
+def entity_key(entity: Entity) -> dg.AssetKey:
+    return dg.AssetKey(entity.asset_name)
 
 
-def _check(company: str, asset: str, name: str, description: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name, asset=_key(company, asset), description=description)
-
-
-def _quarantine_check(company: str, asset: str) -> dg.AssetCheckSpec:
-    return _check(company, asset, "quarantine_rate", "Share of source rows quarantined stays under the configured limit.")
-
-
-def _normalisation_check(company: str, asset: str) -> dg.AssetCheckSpec:
-    return _check(company, asset, "normalisation_report", "Names and texts were exported as they are in the source (no truncation or rename).")
-
-
-def _export_checks(company: str, asset: str, *, reconcile: bool) -> list[dg.AssetCheckSpec]:
-    specs = [_check(company, asset, "no_failed_or_blocked", "Every payload was exported or skipped; none failed or is blocked.")]
-    if reconcile:
-        specs.append(_check(company, asset, "reconciliation", "Counts and totals in QuickBooks match what was exported for these days."))
+def _specs() -> list[dg.AssetSpec]:
+    by_name = {e.name: e for e in REGISTRY}
+    specs = [
+        dg.AssetSpec(
+            entity_key(e),
+            group_name="export",
+            kinds={"quickbooks"},
+            description=f"{e.qbo_entity} records in each company's QuickBooks, exported from the source's {e.name}.",
+            deps=[entity_key(by_name[d]) for d in e.depends_on if d in by_name],
+            skippable=True,  # a dry run writes nothing, so it materializes no entity
+        )
+        for e in REGISTRY
+    ]
+    specs.append(
+        dg.AssetSpec(
+            SYNC_REPORTS,
+            group_name="reports",
+            kinds={"markdown"},
+            description="One report per export run of the company: every source row's outcome, per entity.",
+            deps=[entity_key(e) for e in REGISTRY],
+        )
+    )
     return specs
 
 
-def build_company_assets(config: PipelineConfig, company: str) -> list[dg.AssetsDefinition]:
-    """All assets of one company."""
-    return [*_master_assets(config, company), *_transaction_assets(config, company), _deactivations_asset(company)]
+def _check_specs() -> list[dg.AssetCheckSpec]:
+    # one check for the run (not one per entity): each check costs three events per run
+    return [dg.AssetCheckSpec("no_failed_or_blocked", asset=SYNC_REPORTS,
+                              description="Every record of the run was exported or skipped; none failed or is blocked.")]
 
 
-def _master_assets(config: PipelineConfig, company: str) -> list[dg.AssetsDefinition]:
-    assets: list[dg.AssetsDefinition] = []
-    previous_export: str | None = None
-    for entity, (payload_name, export_name, qbo_entity) in MASTER.items():
-        assets += _master_chain(company, entity, payload_name, export_name, qbo_entity, previous_export)
-        previous_export = export_name
-    return assets
+def _window(config: ExportConfig) -> Any:
+    if not (config.window_from or config.window_to):
+        return None
+    start = date.fromisoformat(config.window_from) if config.window_from else date.min
+    end = date.fromisoformat(config.window_to) + timedelta(days=1) if config.window_to else date.max
+    return stages.Window(start=start, end=end, open_start=not config.window_from, open_end=not config.window_to)
 
 
-def _master_chain(
-    company: str, entity: str, payload_name: str, export_name: str, qbo_entity: str, follows: str | None
-) -> list[dg.AssetsDefinition]:
-    source_name, validated_name = f"source_{entity}", f"validated_{entity}"
+def _progress(context: dg.AssetExecutionContext, company: str) -> Callable[[str], None]:
+    """Stage progress: in the run's log and, for the command line, one line on the console."""
 
-    @dg.asset(
-        key=_key(company, source_name),
-        group_name="source",
-        kinds={"sql"},
-        description=f"The {entity} of the billing database, mapped onto the canonical model.",
-        metadata={"dagster/column_schema": metadata.column_schema(entity)},
-        tags={COMPANY_TAG: company},
-    )
-    def source_asset(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.Output[dict]:
-        config = pipeline.load()
-        with sync.reader_for(config, company) as reader:
-            frames = sync.extract_frames(reader, [entity])
-        return dg.Output(frames, metadata=metadata.extract_metadata(frames))
+    def say(message: str) -> None:
+        context.log.info(message)
+        progress_log.info("%s", message)
 
-    @dg.asset(
-        key=_key(company, validated_name),
-        ins={"frames": dg.AssetIn(key=_key(company, source_name))},
-        group_name="validated",
-        kinds={"pandera"},
-        description=f"{entity.capitalize()} that pass their contract; failing rows are quarantined with a reason.",
-        check_specs=[_quarantine_check(company, validated_name)],
-        tags={COMPANY_TAG: company},
-    )
-    def validated_asset(context: dg.AssetExecutionContext, pipeline: PipelineResource, frames: dict):
-        config = pipeline.load()
-        with sync.reader_for(config, company) as reader:
-            known = sync.known_source_ids(reader, ["customers"] if entity == "customers" else [])
-        result = sync.validate_frames([entity], frames, known, config)[entity]
-        sync.record_quarantine(config, company, context.run_id, result.quarantine)
-        yield dg.Output(result, metadata=metadata.validation_metadata(entity, frames, result))
-        yield metadata.quarantine_check(config, entity, frames, result, asset_key=_key(company, validated_name))
-
-    @dg.asset(
-        key=_key(company, payload_name),
-        ins={"validated": dg.AssetIn(key=_key(company, validated_name))},
-        group_name="payloads",
-        kinds={"python"},
-        description=f"QBO {qbo_entity} payloads built from the valid {entity}, following QBO's rules.",
-        check_specs=[_normalisation_check(company, payload_name)],
-        tags={COMPANY_TAG: company},
-    )
-    def payload_asset(context: dg.AssetExecutionContext, pipeline: PipelineResource, validated: ValidationResult):
-        config = pipeline.load()
-        context_values = sync.transform_context(config, company, [entity])
-        result = sync.transform_valid([entity], {entity: validated}, config, **context_values)[entity]
-        yield dg.Output(result, metadata=metadata.transform_metadata(result))
-        yield metadata.normalisation_check(result, asset_key=_key(company, payload_name))
-
-    deps = [_key(company, follows)] if follows else []
-
-    @dg.asset(
-        key=_key(company, export_name),
-        ins={
-            "payloads": dg.AssetIn(key=_key(company, payload_name)),
-            "validated": dg.AssetIn(key=_key(company, validated_name)),
-        },
-        deps=deps,
-        group_name="export",
-        kinds={"quickbooks"},
-        pool=f"qbo_export_{company}",
-        description=f"{qbo_entity} records upserted into the company's QuickBooks (changed records only).",
-        check_specs=_export_checks(company, export_name, reconcile=False),
-        tags={COMPANY_TAG: company},
-    )
-    def export_asset(
-        context: dg.AssetExecutionContext,
-        config: ExportRunConfig,
-        pipeline: PipelineResource,
-        qbo: QboResource,
-        payloads: Any,
-        validated: ValidationResult,
-    ) -> dg.MaterializeResult:
-        return _export(
-            context, config, pipeline, qbo, company, entity, qbo_entity, payloads, validated, window=None,
-            select=lambda session, found: split_deactivations(
-                found, session.ledger.links(company, qbo_entity), needed=lambda: _referenced_names(pipeline, company)
-            )[0],
-        )
-
-    return [source_asset, validated_asset, payload_asset, export_asset]
+    return say
 
 
-def _referenced_names(pipeline: PipelineResource, company: str) -> set[tuple[str, str]]:
-    with sync.reader_for(pipeline.load(), company) as reader:
-        return sync.referenced_names(reader)
-
-
-def _deactivations_asset(company: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=_key(company, "qbo_deactivations"),
-        ins={
-            "customers": dg.AssetIn(key=_key(company, "customer_payloads")),
-            "items": dg.AssetIn(key=_key(company, "item_payloads")),
-        },
-        deps=[_key(company, name) for name in ("qbo_customers", "qbo_items", "qbo_refund_receipts")],
-        group_name="export",
-        kinds={"quickbooks"},
-        pool=f"qbo_export_{company}",
-        description="Customers and items inactive in the source, deactivated after every transaction of the run "
-        "(QuickBooks refuses transactions for inactive names).",
-        check_specs=_export_checks(company, "qbo_deactivations", reconcile=False),
-        tags={COMPANY_TAG: company},
-    )
-    def deactivations(
-        context: dg.AssetExecutionContext,
-        config: ExportRunConfig,
-        pipeline: PipelineResource,
-        qbo: QboResource,
-        customers: Any,
-        items: Any,
-    ) -> dg.MaterializeResult:
-        payloads = [p for result in (customers, items) for p in result.payloads if p.action == "deactivate"]
-        return _export(
-            context, config, pipeline, qbo, company, "customers", "Customer/Item", TransformResult(payloads), None,
-            window=None,
-        )
-
-    return deactivations
-
-
-def _transaction_assets(config: PipelineConfig, company: str) -> list[dg.AssetsDefinition]:
-    partitions = transaction_partitions(config)
-    policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_DAYS_PER_RUN)
-    common: dict[str, Any] = {"partitions_def": partitions, "backfill_policy": policy, "tags": {COMPANY_TAG: company}}
-
-    @dg.asset(
-        key=_key(company, "source_transactions"),
-        group_name="source",
-        kinds={"sql"},
-        description="Invoices (with lines), credits, payments (with applications) and refunds of the days in the run.",
-        **common,
-    )
-    def source_transactions(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.Output[dict]:
-        config = pipeline.load()
-        window = window_for_context(context)
-        context.log.info(f"extracting transactions dated {window}")
-        with sync.reader_for(config, company) as reader:
-            frames = sync.extract_frames(reader, sync.TRANSACTION_ENTITIES, window)
-        return dg.Output(frames, metadata={"window": str(window), **metadata.extract_metadata(frames)})
-
-    @dg.asset(
-        key=_key(company, "validated_transactions"),
-        ins={"frames": dg.AssetIn(key=_key(company, "source_transactions"))},
-        group_name="validated",
-        kinds={"pandera"},
-        description="Transactions that pass their contracts; failing rows are quarantined with a reason.",
-        check_specs=[_quarantine_check(company, "validated_transactions")],
-        **common,
-    )
-    def validated_transactions(context: dg.AssetExecutionContext, pipeline: PipelineResource, frames: dict):
-        config = pipeline.load()
-        with sync.reader_for(config, company) as reader:
-            known = sync.known_source_ids(reader)
-            currencies = sync.customer_currencies(reader)
-        results = sync.validate_frames(sync.TRANSACTION_ENTITIES, frames, known, config, currencies=currencies)
-        for result in results.values():
-            sync.record_quarantine(config, company, context.run_id, result.quarantine)
-        yield dg.Output(results, metadata=metadata.validations_metadata(frames, results))
-        yield metadata.quarantine_checks(config, frames, results, asset_key=_key(company, "validated_transactions"))
-
-    @dg.asset(
-        key=_key(company, "transaction_payloads"),
-        ins={"validated": dg.AssetIn(key=_key(company, "validated_transactions"))},
-        group_name="payloads",
-        kinds={"python"},
-        description="QBO Invoice, CreditMemo, Payment and RefundReceipt payloads for the days in the run.",
-        check_specs=[_normalisation_check(company, "transaction_payloads")],
-        **common,
-    )
-    def transaction_payloads(context: dg.AssetExecutionContext, pipeline: PipelineResource, validated: dict):
-        config = pipeline.load()
-        context_values = sync.transform_context(config, company, sync.TRANSACTION_ENTITIES, validated=validated)
-        results = sync.transform_valid(sync.TRANSACTION_ENTITIES, validated, config, **context_values)
-        yield dg.Output(results, metadata=metadata.transforms_metadata(results))
-        yield metadata.normalisation_checks(results, asset_key=_key(company, "transaction_payloads"))
-
-    assets = [source_transactions, validated_transactions, transaction_payloads]
-    for export_name, (entity, qbo_entity, follows) in TRANSACTION_EXPORTS.items():
-        assets.append(_transaction_export(company, export_name, entity, qbo_entity, follows, common))
-    return assets
-
-
-def _transaction_export(
-    company: str, export_name: str, entity: str, qbo_entity: str, follows: tuple[str, ...], common: dict[str, Any]
-) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=_key(company, export_name),
-        ins={
-            "payloads": dg.AssetIn(key=_key(company, "transaction_payloads")),
-            "validated": dg.AssetIn(key=_key(company, "validated_transactions")),
-        },
-        deps=[_key(company, name) for name in follows],
-        group_name="export",
-        kinds={"quickbooks"},
-        pool=f"qbo_export_{company}",
-        description=f"{qbo_entity} records upserted into QuickBooks for the days in the run.",
-        check_specs=_export_checks(company, export_name, reconcile=True),
-        **common,
-    )
-    def export_asset(
-        context: dg.AssetExecutionContext,
-        config: ExportRunConfig,
-        pipeline: PipelineResource,
-        qbo: QboResource,
-        payloads: dict,
-        validated: dict,
-    ) -> dg.MaterializeResult:
-        window = window_for_context(context)
-        by_entity = {name: result.payloads for name, result in payloads.items()}
-        return _export(
-            context, config, pipeline, qbo, company, entity, qbo_entity, payloads[entity], validated[entity], window=window,
-            select=lambda _session, _found: transaction_export_payloads(entity, by_entity),
-        )
-
-    return export_asset
-
-
-def _export(
+@dg.multi_asset(
+    name=EXPORT_STEP,
+    specs=_specs(),
+    check_specs=_check_specs(),
+    partitions_def=companies,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    can_subset=False,
+    description="Sync one company: what changed since its cursor, in one engine run.",
+)
+def qbo_export(
     context: dg.AssetExecutionContext,
-    run_config: ExportRunConfig,
+    config: ExportConfig,
     pipeline: PipelineResource,
+    ledger: LedgerResource,
     qbo: QboResource,
-    company: str,
-    entity: str,
-    qbo_entity: str,
-    transform: Any,
-    validation: ValidationResult | None,
-    *,
-    window: sync.Window | None,
-    select: Callable[[Any, list[Any]], list[Any]] | None = None,
-) -> dg.MaterializeResult:
-    config = pipeline.load()
-    asset_key = context.asset_key
-    with qbo.session(config, company) as session:
-        payloads = select(session, transform.payloads) if select else transform.payloads
-        context.log.info(
-            f"{'planning' if run_config.dry_run else 'exporting'} {len(payloads)} {qbo_entity} payload(s)"
-            + (f" dated {window}" if window else "")
-        )
-        report = session.export(payloads, dry_run=run_config.dry_run, run_id=f"{context.run_id}:{asset_key.path[-1]}")
-        checks = [metadata.failed_check(report, asset_key=asset_key)]
-        if window is not None:
-            checks.append(metadata.reconciliation_check(session, qbo_entity, payloads, report, asset_key=asset_key))
-        meta = metadata.export_metadata(
-            session, entity, qbo_entity, report, transform=transform, validation=validation, dry_run=run_config.dry_run
-        )
-    return dg.MaterializeResult(metadata=meta, check_results=checks)
-
-
-# -- the old per-entity export split (export/lifecycle.py was removed: the stage API exports a company in
-# one engine run). Kept here only so this graph keeps working until dagster12's rewrite replaces this file.
-
-def split_deactivations(
-    payloads: list[Payload],
-    links: Mapping[tuple[str, str], Mapping[str, Any]],
-    needed: Callable[[], set[tuple[str, str]]] | None = None,
-) -> tuple[list[Payload], list[Payload]]:
-    """``(now, at_end)``: what to export with the name lists, and the deactivations for the end of the run.
-
-    ``links`` are the ledger's links of these entities, keyed by ``(entity, source_id)``.
-    ``needed`` returns the ``(entity, source_id)`` of names some source transaction points
-    at; it is called only when an inactive name was never exported, and only those are
-    created (None: create them all). A dormant name nothing points at stays out of QBO.
-    """
-    now: list[Payload] = []
-    at_end: list[Payload] = []
-    wanted: set[tuple[str, str]] | None = None
-    for payload in payloads:
-        if payload.action != "deactivate":
-            now.append(payload)
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    company = context.partition_key
+    settings = pipeline.load()
+    say = _progress(context, company)
+    run = context.run
+    if PID_TAG not in run.tags:  # launched by the daemon: name this worker process
+        context.instance.add_run_tags(context.run_id, process_tags())
+    window = _window(config)
+    mode = stages.SyncMode.FULL if (config.full or window is not None) else stages.SyncMode.INCREMENTAL
+    request = stages.SyncRequest(company, mode=mode, window=window, dry_run=config.dry_run, run_id=context.run_id)
+    with company_export_lock(company, context.run_id, on_wait=say, wait=config.wait):
+        for ended in fail_orphaned_runs(context.instance, company, keep=context.run_id, say=say):
+            _stop_ledger_run(ledger, ended)
+        with qbo.session(settings, company, ledger.get()) as session:
+            result = stages.sync_company(settings, request, session, progress=say)
+    ledger.get().save_report(company, context.run_id, sync_report(result))
+    for e in REGISTRY:
+        counts = result.entities.get(e.name)
+        # a dry run changed nothing in QuickBooks, and an entity the run did not read did not change
+        if counts is None or config.dry_run or not counts.read:
             continue
-        at_end.append(payload)
-        key = (payload.entity, payload.source_id)
-        if not (links.get(key) or {}).get("qbo_id"):
-            if needed is not None:
-                wanted = needed() if wanted is None else wanted
-                if key not in wanted:
-                    continue
-            now.append(
-                Payload(
-                    payload.entity,
-                    payload.source_id,
-                    {**payload.body, "Active": True},
-                    action="upsert",
-                    lookup=payload.lookup,
-                    txn_date=payload.txn_date,
-                )
-            )
-    return now, at_end
+        yield dg.MaterializeResult(asset_key=entity_key(e), metadata=counts_metadata(counts))
+    yield dg.MaterializeResult(asset_key=SYNC_REPORTS, metadata=report_metadata(context.run_id, result))
+    troubled = {name: {"failed": c.failed, "blocked": c.blocked}
+                for name, c in result.entities.items() if c.failed or c.blocked}
+    yield dg.AssetCheckResult(
+        asset_key=SYNC_REPORTS, check_name="no_failed_or_blocked", passed=not troubled,
+        severity=dg.AssetCheckSeverity.ERROR, metadata={"entities": dg.MetadataValue.json(troubled),
+                                                         "dry_run": config.dry_run},
+        description="QuickBooks' error and a hint per record: `qbo-pipeline failed list`.",
+    )
 
 
-REMOVALS = ("void", "delete")
+def _stop_ledger_run(ledger: LedgerResource, run_id: str) -> None:
+    """The ledger's record of a killed run says it stopped, not that it runs for ever."""
+    store = ledger.get()
+    for row in store.runs(limit=50):
+        if str(row.get("run_id")) == run_id and row.get("status") == "running":
+            store.finish_run(run_id, status="stopped", counts=row.get("counts") or {}, write_requests=0,
+                             message="its process ended (killed)")
 
 
-def transaction_export_payloads(entity: str, payloads_by_entity: Mapping[str, list[Payload]]) -> list[Payload]:
-    """The payloads the export of one transaction entity sends.
+def counts_metadata(counts: Any) -> dict[str, Any]:
+    """The entity's counts for this run and company, as numbers (plotted per partition)."""
+    meta: dict[str, Any] = {}
+    for field in dataclasses.fields(counts):
+        value = getattr(counts, field.name)
+        if isinstance(value, dict):
+            for rule, number in sorted(value.items()):
+                meta[f"{field.name}/{rule}"] = dg.MetadataValue.int(int(number))
+        else:
+            meta[field.name] = dg.MetadataValue.int(int(value))
+    return meta
 
-    QBO refuses to void or delete an invoice (or credit memo) that a payment still applies
-    to, and the source's payment change that unapplies it is exported with the payments.
-    So invoice and credit-memo removals wait for the payments export, whose engine run
-    updates the payments first and removes afterwards.
-    """
-    own = list(payloads_by_entity.get(entity, []))
-    if entity in ("invoices", "credits"):
-        return [p for p in own if p.action not in REMOVALS]
-    if entity == "payments":
-        deferred = [
-            p for other in ("invoices", "credits") for p in payloads_by_entity.get(other, []) if p.action in REMOVALS
-        ]
-        return own + deferred
-    return own
+
+def sync_report(result: Any) -> dict[str, Any]:
+    """The run's typed result as the ledger keeps it (``qbo-pipeline status`` and the summary read it)."""
+    report = result.report
+    return {
+        "kind": SYNC_REPORT_KIND,
+        "company": result.company,
+        "run_id": result.request.run_id,
+        "mode": str(result.request.mode),
+        "dry_run": result.request.dry_run,
+        "window": str(result.request.window) if result.request.window else None,
+        "status": getattr(report, "status", None),
+        "entities": {name: dataclasses.asdict(counts) for name, counts in result.entities.items()},
+        "cursor_before": cursor_text(result.cursor_before),
+        "cursor_after": cursor_text(result.cursor_after),
+        "stage_seconds": {k: round(v, 3) for k, v in result.stage_seconds.items()},
+        "write_requests": getattr(report, "write_requests", 0),
+        "plan": plan_rows(result.plan)[:PLAN_ROWS_SHOWN] if result.plan is not None else None,
+    }
+
+
+def cursor_text(cursor: stages.Cursor | None) -> str | None:
+    """The source cursor as text: latest ``updated_at`` read per table."""
+    if cursor is None:
+        return None
+    return ", ".join(f"{table} {value.isoformat() if value else '-'}" for table, value in sorted(cursor.items()))
+
+
+def plan_rows(plan: Any) -> list[dict[str, Any]]:
+    """The dry run's plan: one row per record to create or update, with the fields that change."""
+    rows = []
+    for step in getattr(plan, "steps", []):
+        data = step.as_dict() if hasattr(step, "as_dict") else dict(step)
+        if data.get("action") in (None, "skip"):
+            continue
+        changes = [f"{d['field']}: {d.get('old')!r} -> {d.get('new')!r}" for d in data.get("diff") or []]
+        rows.append({"entity": data.get("entity"), "source_id": data.get("source_id"), "action": data["action"],
+                     "reason": data.get("reason"), "changes": changes})
+    return rows
+
+
+def _report_markdown(report: dict[str, Any]) -> str:
+    entities = report["entities"]
+    columns = [f.name for f in dataclasses.fields(stages.EntityCounts) if f.name != "skipped"] + ["skipped"]
+    lines = [
+        f"**{report['company']}**: {report['mode']} sync" + (" (dry run)" if report["dry_run"] else "")
+        + (f", transactions dated {report['window']}" if report["window"] else ""),
+        "",
+        "| entity | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for name, counts in entities.items():
+        skipped = ", ".join(f"{rule} {n}" for rule, n in counts["skipped"].items()) or "0"
+        lines.append(f"| {name} | " + " | ".join(str(counts[c]) for c in columns[:-1]) + f" | {skipped} |")
+    if report["plan"]:
+        lines += ["", "**Plan** (first rows)", "", "| entity | source id | action | fields that change |",
+                  "|---|---|---|---|"]
+        for row in report["plan"]:
+            lines.append(f"| {row['entity']} | {row['source_id']} | {row['action']} | "
+                         + ("<br>".join(row["changes"]) or row.get("reason") or "") + " |")
+    return "\n".join(lines)
+
+
+def report_metadata(run_id: str, result: Any) -> dict[str, Any]:
+    report = sync_report(result)
+    return {
+        "run": dg.MetadataValue.dagster_run(run_id),
+        "mode": report["mode"],
+        "dry_run": report["dry_run"],
+        "status": str(report["status"]),
+        "write_requests": dg.MetadataValue.int(int(report["write_requests"] or 0)),
+        "source_cursor": dg.MetadataValue.text(report["cursor_after"] or "not advanced (dry run, window or stopped)"),
+        "stage_seconds": dg.MetadataValue.json(report["stage_seconds"]),
+        "report": dg.MetadataValue.md(_report_markdown(report)),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import click
@@ -72,8 +73,13 @@ def sync_command(invocation: Invocation, dry_run: bool, **selection: tuple[str, 
     if not wanted:
         raise OperatorError("name at least one record: --invoice ID, --customer ID, --item ID, --payment ID, "
                             "--credit ID or --refund ID", EXIT_USAGE)
+    from qbo_pipeline.runlock import company_export_lock
+
     try:
-        outcome = export_selected(invocation.config, invocation.company_key, wanted, dry_run=dry_run)
+        # one export per company: wait (saying why, on stderr) while a run of this company exports
+        with company_export_lock(invocation.company_key, f"sync-{os.getpid()}",
+                                 on_wait=lambda message: click.echo(message, err=True)):
+            outcome = export_selected(invocation.config, invocation.company_key, wanted, dry_run=dry_run)
     except SelectionError as exc:
         raise OperatorError(str(exc), EXIT_USAGE) from None
     emit(invocation, {"company": invocation.company_key, "dry_run": dry_run, **outcome.as_dict()},

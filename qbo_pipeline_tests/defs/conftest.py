@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,6 @@ from qbo_pipeline.source.demo import init_demo_db
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date.today()
-# A short partitioned range keeps Dagster's per-day bookkeeping small: the demo's year of
-# history lands in the first partition, which carries everything dated before it.
-SYNC_START = TODAY - timedelta(days=6)
 
 
 @dataclass
@@ -40,6 +37,12 @@ class Pipeline:
 
     def instance(self) -> dg.DagsterInstance:
         return dg.DagsterInstance.get()
+
+    def env(self) -> dict[str, str]:
+        """The environment a `qbo-pipeline` subprocess needs to use this pipeline's state."""
+        import os
+
+        return {**os.environ, "QBO_PIPELINE_CONFIG": str(self.config_path)}
 
     def writes(self) -> int:
         """Records the sandbox was asked to write so far: single writes plus batch write items."""
@@ -59,7 +62,6 @@ def write_pipeline_file(tmp: Path, *, source_url: str, base_url: str, extra: dic
         "source": {"url": source_url, "mapping": "canonical"},
         "ledger": {"url": f"sqlite:///{tmp}/ledger.db"},
         "companies": [{"key": "demo", "environment": "local", "base_url": base_url}],
-        "options": {"sync_start_date": SYNC_START.isoformat()},
     }
     for section, values in (extra or {}).items():
         data.setdefault(section, {}).update(values) if isinstance(values, dict) else data.__setitem__(section, values)

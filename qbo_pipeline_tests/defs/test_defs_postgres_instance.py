@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from qbo_pipeline.definitions import build_definitions
+from qbo_pipeline.defs.partitions import ensure_companies
+from qbo_pipeline.defs.sensors import EXPORT_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -47,11 +49,13 @@ def test_export_runs_on_a_postgres_instance(pipeline, postgres_database, tmp_pat
     monkeypatch.setenv("DAGSTER_PG_URL", postgres_database)
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        definitions = build_definitions(pipeline.config())
-        result = definitions.resolve_job_def("export_demo_master").execute_in_process(instance=instance)
+        ensure_companies(instance, ["demo"])
+        result = build_definitions().resolve_job_def(EXPORT_JOB).execute_in_process(
+            instance=instance, partition_key="demo")
         assert result.success
-        event = instance.get_latest_materialization_event(dg.AssetKey(["demo", "qbo_customers"]))
+        event = instance.get_latest_materialization_event(dg.AssetKey("qbo_customers"))
+        assert event.asset_materialization.partition == "demo"
         assert event.asset_materialization.metadata["created"].value > 0
         # the run-queue limits of the file are what the instance enforces
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-        assert {"key": "qbo_pipeline/company", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+        assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
