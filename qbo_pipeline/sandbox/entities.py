@@ -919,7 +919,8 @@ class Rules(BookkeepingRules):
         return result, sales, discounts, taxable
 
     def _refuse_if_paid(self, entity: str, record: dict, action: str) -> None:
-        if entity in ("Invoice", "CreditMemo") and abs(record.get("TotalAmt", 0) - record.get("Balance", 0)) > CENT:
+        if entity in ("Invoice", "CreditMemo", "Bill", "VendorCredit") \
+                and abs(record.get("TotalAmt", 0) - record.get("Balance", 0)) > CENT:
             raise E.business(
                 f"This transaction has payments or credits applied. To {action} it, first delete or void the "
                 "transactions linked to it.", element="LinkedTxn")
