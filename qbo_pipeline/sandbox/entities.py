@@ -951,10 +951,11 @@ class Rules(BookkeepingRules):
         customer_id = record["CustomerRef"]["value"]
         previously = self._applied_by(old) if old else {}
         lines = record.get("Line") or []
-        invoiced = credited = 0.0
-        planned: list[tuple[str, str, float]] = []
+        invoiced = credited = A.ZERO
+        planned: list[tuple[str, str, A.Decimal]] = []
         for line in lines:
-            line["Amount"] = money(line.get("Amount", 0), "Line.Amount")
+            amount = A.money(line.get("Amount", 0), "Line.Amount")
+            line["Amount"] = float(amount)
             for link in line.get("LinkedTxn") or []:
                 txn_type, txn_id = link.get("TxnType"), str(link.get("TxnId", ""))
                 if txn_type not in ("Invoice", "CreditMemo"):
@@ -965,27 +966,28 @@ class Rules(BookkeepingRules):
                     raise E.invalid_reference("Line.LinkedTxn.TxnId", txn_id, txn_type)
                 if get_path(target, "CustomerRef.value") != customer_id:
                     raise E.business(f"{txn_type} {txn_id} belongs to another customer.", element="Line.LinkedTxn")
-                open_amount = round(target["Balance"] + previously.get((txn_type, txn_id), 0.0), 2)
-                if line["Amount"] > open_amount + CENT:
+                open_amount = A.money(target["Balance"], "Balance") + previously.get((txn_type, txn_id), A.ZERO)
+                if amount > open_amount:
                     raise E.business(
-                        f"The amount applied ({line['Amount']:.2f}) is more than the open balance "
+                        f"The amount applied ({amount:.2f}) is more than the open balance "
                         f"({open_amount:.2f}) of {txn_type} {txn_id}.", element="Line.Amount")
-                planned.append((txn_type, txn_id, line["Amount"]))
+                planned.append((txn_type, txn_id, amount))
                 if txn_type == "Invoice":
-                    invoiced += line["Amount"]
+                    invoiced += amount
                 else:
-                    credited += line["Amount"]
-        applied = round(invoiced - credited, 2)
-        if applied > record["TotalAmt"] + CENT:
+                    credited += amount
+        applied = invoiced - credited
+        total = A.money(record["TotalAmt"], "TotalAmt")
+        if applied > total:
             raise E.business("The payment amount must be greater than or equal to the amounts applied to "
                              "invoices less the credits used.", element="TotalAmt")
-        if applied < -CENT:
+        if applied < 0:
             raise E.business("The credits used are more than the invoices paid.", element="Line")
         if old:
             self._unapply_payment(old)
         for txn_type, txn_id, amount in planned:
             target = self.company.table(txn_type)[txn_id]
-            target["Balance"] = round(target["Balance"] - amount, 2)
+            target["Balance"] = float(A.money(target["Balance"], "Balance") - amount)
             if txn_type == "CreditMemo":
                 target["RemainingCredit"] = target["Balance"]
             links = target.setdefault("LinkedTxn", [])
@@ -995,24 +997,18 @@ class Rules(BookkeepingRules):
             target["MetaData"]["LastUpdatedTime"] = meta_time(self.now)
             self.company.dirty.add((txn_type, txn_id))
         record["Line"] = lines
-        record["UnappliedAmt"] = round(record["TotalAmt"] - applied, 2)
+        record["UnappliedAmt"] = float(total - applied)
         record["ProcessPayment"] = bool(record.get("ProcessPayment", False))
 
-    @staticmethod
-    def _applied_by(payment: dict | None) -> dict[tuple[str, str], float]:
-        applied: dict[tuple[str, str], float] = {}
-        for line in (payment or {}).get("Line") or []:
-            for link in line.get("LinkedTxn") or []:
-                key = (link.get("TxnType"), str(link.get("TxnId")))
-                applied[key] = applied.get(key, 0.0) + float(line.get("Amount") or 0)
-        return applied
+    def _applied_by(self, payment: dict | None) -> dict[tuple[str, str], A.Decimal]:
+        return self._linked_amounts(payment)
 
     def _unapply_payment(self, payment: dict) -> None:
         for (txn_type, txn_id), amount in self._applied_by(payment).items():
             target = self.company.table(txn_type).get(txn_id)
             if target is None:
                 continue
-            target["Balance"] = round(target["Balance"] + amount, 2)
+            target["Balance"] = float(A.money(target["Balance"], "Balance") + amount)
             if txn_type == "CreditMemo":
                 target["RemainingCredit"] = target["Balance"]
             target["LinkedTxn"] = [link for link in target.get("LinkedTxn", [])
