@@ -807,10 +807,10 @@ class Rules(BookkeepingRules):
             memo = self.company.table(entity).get(txn_id)
             if entity != "CreditMemo" or not memo or memo["Balance"] <= CENT:
                 continue
-            amount = round(min(memo["Balance"], invoice["Balance"]), 2)
-            invoice["Balance"] = round(invoice["Balance"] - amount, 2)
+            amount = min(A.money(memo["Balance"], "Balance"), A.money(invoice["Balance"], "Balance"))
+            invoice["Balance"] = float(A.money(invoice["Balance"], "Balance") - amount)
             invoice["LinkedTxn"].append({"TxnId": memo["Id"], "TxnType": "CreditMemo"})
-            memo["Balance"] = memo["RemainingCredit"] = round(memo["Balance"] - amount, 2)
+            memo["Balance"] = memo["RemainingCredit"] = float(A.money(memo["Balance"], "Balance") - amount)
             memo.setdefault("LinkedTxn", []).append({"TxnId": invoice["Id"], "TxnType": "Invoice"})
             memo["SyncToken"] = str(int(memo["SyncToken"]) + 1)
             self.company.dirty.add(("CreditMemo", memo["Id"]))
@@ -1025,22 +1025,21 @@ class Rules(BookkeepingRules):
         while customer_id and customer_id in customers and customer_id not in seen:
             seen.add(customer_id)
             customer = customers[customer_id]
-            own = 0.0
+            own = A.ZERO
             for entity, txn_id in self.company.by_customer.get(customer_id, set()):
                 txn = self.company.table(entity).get(txn_id)
                 if txn is None:
                     continue
-                if entity == "Invoice":
-                    own += txn.get("Balance", 0.0)
-                elif entity == "CreditMemo":
-                    own -= txn.get("Balance", 0.0)
+                if entity in AR_FORMS:
+                    own += AR_FORMS[entity] * A.money(txn.get("Balance", 0), "Balance")
                 elif entity == "Payment":
-                    own -= txn.get("UnappliedAmt", 0.0)
-            with_jobs = own + sum(customers[child].get("BalanceWithJobs", 0.0)
-                                  for child in self.company.children.get(customer_id, ()) if child in customers)
-            if customer.get("Balance") != round(own, 2) or customer.get("BalanceWithJobs") != round(with_jobs, 2):
-                customer["Balance"] = round(own, 2)
-                customer["BalanceWithJobs"] = round(with_jobs, 2)
+                    own -= A.money(txn.get("UnappliedAmt", 0), "UnappliedAmt")
+            with_jobs = own + sum((A.money(customers[child].get("BalanceWithJobs", 0), "BalanceWithJobs")
+                                   for child in self.company.children.get(customer_id, ()) if child in customers),
+                                  A.ZERO)
+            if customer.get("Balance") != float(own) or customer.get("BalanceWithJobs") != float(with_jobs):
+                customer["Balance"] = float(own)
+                customer["BalanceWithJobs"] = float(with_jobs)
                 self.company.dirty.add(("Customer", customer_id))
             customer_id = get_path(customer, "ParentRef.value")
 
