@@ -34,7 +34,8 @@ def test_operators_and_escaped_quotes(qbo):
     assert _names(qbo, "select * from Customer where DisplayName LIKE '%eta' ") == ["Beta"]
     assert _names(qbo, "select * from Customer where DisplayName >= 'Alpha' AND DisplayName < 'Bill' "
                        "ORDERBY DisplayName DESC") == ["Beta", "Barnett Design", "Amy's Bird Sanctuary", "Alpha"]
-    assert _names(qbo, "select * from Customer where DisplayName > 'Delta' order by DisplayName",
+    assert _names(qbo, "select * from Customer where DisplayName > 'Galaxy' AND DisplayName < 'Geeta' "
+                       "order by DisplayName",
                   method="POST") == ["Gamma's"]
 
 
