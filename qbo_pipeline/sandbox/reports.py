@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from qbo_pipeline.sandbox import errors as E
@@ -541,12 +542,16 @@ class Report:
         header["Option"] = opts
         return header
 
-    def customer_name(self, customer_id: str) -> str:
-        record = self.company.table("Customer").get(customer_id) or {}
+    def customer_name(self, customer_id: str, entity: str = "Customer") -> str:
+        record = self.company.table(entity).get(customer_id) or {}
         return record.get("FullyQualifiedName") or record.get("DisplayName") or customer_id
 
-    def wanted(self, customer_id: str) -> bool:
-        return self.params.customers is None or customer_id in self.params.customers
+    def wanted(self, name_id: str, side: Side | None = None) -> bool:
+        """The ``customer`` filter (receivables), or ``vendor`` for payables."""
+        if side is not None and side.name_entity == "Vendor":
+            vendors = {v.strip() for v in self.params.raw.get("vendor", "").split(",") if v.strip()}
+            return not vendors or name_id in vendors
+        return self.params.customers is None or name_id in self.params.customers
 
 
 def _periods(report: Report) -> list[tuple[str, date, date]]:
@@ -770,12 +775,29 @@ class OpenItem:
     customer: str
 
 
-def _open_receivables(company: Company, as_of: date) -> list[OpenItem]:
-    """Invoices, credit memos and unapplied payments with their open amount as of a date."""
+@dataclass(frozen=True)
+class Side:
+    """Receivables (customers) or payables (vendors): which documents open and close balances."""
+
+    name_ref: str          # "CustomerRef" / "VendorRef"
+    name_entity: str       # "Customer" / "Vendor"
+    charges: str           # "Invoice" / "Bill"
+    credits: str           # "CreditMemo" / "VendorCredit"
+    payments: str          # "Payment" / "BillPayment"
+    column: str            # ColType of the name column
+    label: str             # detail column title
+
+
+RECEIVABLES = Side("CustomerRef", "Customer", "Invoice", "CreditMemo", "Payment", "Customer", "Customer")
+PAYABLES = Side("VendorRef", "Vendor", "Bill", "VendorCredit", "BillPayment", "Vendor", "Vendor")
+
+
+def _open_items(company: Company, as_of: date, side: Side = RECEIVABLES) -> list[OpenItem]:
+    """Charges, credits and unapplied payments with their open amount as of a date."""
     tables = company.records
     applied: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)      # by payments on or before as_of
     applied_ever: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    for payment in tables.get("Payment", {}).values():
+    for payment in tables.get(side.payments, {}).values():
         for line in payment.get("Line") or []:
             for link in line.get("LinkedTxn") or []:
                 key = (str(link.get("TxnType")), str(link.get("TxnId")))
@@ -783,7 +805,7 @@ def _open_receivables(company: Company, as_of: date) -> list[OpenItem]:
                 if _date(payment.get("TxnDate")) <= as_of:
                     applied[key] += money(line.get("Amount"))
     items: list[OpenItem] = []
-    for entity, sign in (("Invoice", 1), ("CreditMemo", -1)):
+    for entity, sign in ((side.charges, 1), (side.credits, -1)):
         for txn in tables.get(entity, {}).values():
             when = _date(txn.get("TxnDate"))
             if when > as_of:
@@ -791,18 +813,19 @@ def _open_receivables(company: Company, as_of: date) -> list[OpenItem]:
             total = money(txn.get("TotalAmt"))
             key = (entity, str(txn["Id"]))
             # credits applied without a payment (AutoApplyCredit) count from the document's date
-            other = money(txn.get("Balance")) - total + applied_ever[key]
+            balance = money(txn.get("Balance")) if "Balance" in txn else total - applied_ever[key]
+            other = balance - total + applied_ever[key]
             open_amount = total - applied[key] + other
             if open_amount:
                 due = _date(txn.get("DueDate")) if txn.get("DueDate") else when
                 items.append(OpenItem(entity, txn, when, due, total * sign, open_amount * sign,
-                                      str(get_path(txn, "CustomerRef.value") or "")))
-    for payment in tables.get("Payment", {}).values():
+                                      str(get_path(txn, f"{side.name_ref}.value") or "")))
+    for payment in tables.get(side.payments, {}).values():
         when = _date(payment.get("TxnDate"))
         unapplied = money(payment.get("UnappliedAmt"))
         if when <= as_of and unapplied:
-            items.append(OpenItem("Payment", payment, when, when, -money(payment.get("TotalAmt")), -unapplied,
-                                  str(get_path(payment, "CustomerRef.value") or "")))
+            items.append(OpenItem(side.payments, payment, when, when, -money(payment.get("TotalAmt")), -unapplied,
+                                  str(get_path(payment, f"{side.name_ref}.value") or "")))
     items.sort(key=lambda i: (i.when, _id_key(str(i.txn.get("Id")))))
     return items
 
@@ -837,26 +860,26 @@ def _aging_header(report: Report, as_of: date) -> dict:
     return report.header(basis=False, options=[("report_date", as_of.isoformat())], columns_by=None)
 
 
-def aged_receivables(report: Report) -> dict:
+def aged_receivables(report: Report, side: Side = RECEIVABLES) -> dict:
     as_of, period, count, titles = _aging(report)
     by_txn_date = report.params.raw.get("aging_method", "Report_Date").lower() == "current"
     per_customer: dict[str, list[Decimal]] = {}
-    for item in _open_receivables(report.company, as_of):
-        if not report.wanted(item.customer):
+    for item in _open_items(report.company, as_of, side):
+        if not report.wanted(item.customer, side):
             continue
         buckets = per_customer.setdefault(item.customer, [ZERO] * (count + 2))
         buckets[_bucket(item, as_of, period, count, by_txn_date)] += item.open
     rows, grand = [], [ZERO] * (count + 2)
-    for customer in sorted(per_customer, key=lambda c: report.customer_name(c).lower()):
+    for customer in sorted(per_customer, key=lambda c: report.customer_name(c, side.name_entity).lower()):
         buckets = per_customer[customer]
         if not sum(buckets):
             continue
         grand = [a + b for a, b in zip(grand, buckets, strict=True)]
-        rows.append(_data([_cell(report.customer_name(customer), customer)]
+        rows.append(_data([_cell(report.customer_name(customer, side.name_entity), customer)]
                           + [_cell(fmt(v, blank_zero=True)) for v in buckets] + [_cell(fmt(sum(buckets)))]))
     rows.append(_section(None, None, [_cell("TOTAL")] + [_cell(fmt(v)) for v in grand] + [_cell(fmt(sum(grand)))],
                          "GrandTotal"))
-    columns = [_column("", "Customer")] + [
+    columns = [_column("", side.column)] + [
         _column(t, "Money", "current" if i == 0 else f"{i}") for i, t in enumerate(titles)] + [
         _column("Total", "Money", "total")]
     header = _aging_header(report, as_of)
@@ -864,27 +887,28 @@ def aged_receivables(report: Report) -> dict:
     return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
 
 
-def _detail_cells(report: Report, item: OpenItem, with_customer: bool = True) -> list[dict]:
+def _detail_cells(report: Report, item: OpenItem, side: Side, with_customer: bool = True) -> list[dict]:
     txn = item.txn
     cells = [_cell(item.when.isoformat()), _cell(TXN_LABEL[item.entity], str(txn["Id"])),
              _cell(str(txn.get("DocNumber") or txn.get("PaymentRefNum") or ""))]
     if with_customer:
-        cells.append(_cell(report.customer_name(item.customer), item.customer))
+        cells.append(_cell(report.customer_name(item.customer, side.name_entity), item.customer))
     cells += [_cell(item.due.isoformat()), _cell(fmt(item.amount)), _cell(fmt(item.open))]
     return cells
 
 
-DETAIL_COLUMNS = [("Date", "tx_date"), ("Transaction Type", "txn_type"), ("Num", "doc_num"),
-                  ("Customer", "cust_name"), ("Due Date", "due_date"), ("Amount", "subt_amount"),
-                  ("Open Balance", "subt_open_bal")]
+def _detail_columns(side: Side) -> list[tuple[str, str]]:
+    name_key = "cust_name" if side is RECEIVABLES else "vend_name"
+    return [("Date", "tx_date"), ("Transaction Type", "txn_type"), ("Num", "doc_num"), (side.label, name_key),
+            ("Due Date", "due_date"), ("Amount", "subt_amount"), ("Open Balance", "subt_open_bal")]
 
 
-def aged_receivable_detail(report: Report) -> dict:
+def aged_receivable_detail(report: Report, side: Side = RECEIVABLES) -> dict:
     as_of, period, count, titles = _aging(report)
     by_txn_date = report.params.raw.get("aging_method", "Report_Date").lower() == "current"
     groups: list[list[OpenItem]] = [[] for _ in range(count + 2)]
-    for item in _open_receivables(report.company, as_of):
-        if report.wanted(item.customer):
+    for item in _open_items(report.company, as_of, side):
+        if report.wanted(item.customer, side):
             groups[_bucket(item, as_of, period, count, by_txn_date)].append(item)
     labels = ["Current"] + [f"{t} days past due" for t in titles[1:-1]] + \
         [f"{count * period + 1} or more days past due"]
@@ -896,11 +920,11 @@ def aged_receivable_detail(report: Report) -> dict:
         open_total = sum((i.open for i in items), ZERO)
         grand_amount += amount
         grand_open += open_total
-        rows.append(_section([_cell(label)] + _blank(6), [_data(_detail_cells(report, i)) for i in items],
+        rows.append(_section([_cell(label)] + _blank(6), [_data(_detail_cells(report, i, side)) for i in items],
                              [_cell(f"Total for {label}")] + _blank(4) + [_cell(fmt(amount)), _cell(fmt(open_total))]))
     rows.append(_section(None, None, [_cell("TOTAL")] + _blank(4) + [_cell(fmt(grand_amount)), _cell(fmt(grand_open))],
                          "GrandTotal"))
-    columns = [_column(title, key, key) for title, key in DETAIL_COLUMNS]
+    columns = [_column(title, key, key) for title, key in _detail_columns(side)]
     header = _aging_header(report, as_of)
     header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
     return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
@@ -912,46 +936,46 @@ def _balance_as_of(report: Report) -> date:
                                               else report.params.today)
 
 
-def customer_balance(report: Report) -> dict:
+def customer_balance(report: Report, side: Side = RECEIVABLES) -> dict:
     as_of = _balance_as_of(report)
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for item in _open_receivables(report.company, as_of):
-        if report.wanted(item.customer):
+    for item in _open_items(report.company, as_of, side):
+        if report.wanted(item.customer, side):
             totals[item.customer] += item.open
     rows, grand = [], ZERO
-    for customer in sorted(totals, key=lambda c: report.customer_name(c).lower()):
+    for customer in sorted(totals, key=lambda c: report.customer_name(c, side.name_entity).lower()):
         if totals[customer]:
             grand += totals[customer]
-            rows.append(_data([_cell(report.customer_name(customer), customer), _cell(fmt(totals[customer]))]))
+            rows.append(_data([_cell(report.customer_name(customer, side.name_entity), customer), _cell(fmt(totals[customer]))]))
     rows.append(_section(None, None, [_cell("TOTAL"), _cell(fmt(grand))], "GrandTotal"))
     header = _aging_header(report, as_of)
     header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
-    return {"Header": header, "Columns": {"Column": [_column("", "Customer"), _column("Total", "Money", "total")]},
+    return {"Header": header, "Columns": {"Column": [_column("", side.column), _column("Total", "Money", "total")]},
             "Rows": {"Row": rows}}
 
 
-def customer_balance_detail(report: Report) -> dict:
+def customer_balance_detail(report: Report, side: Side = RECEIVABLES) -> dict:
     as_of = _balance_as_of(report)
     per_customer: dict[str, list[OpenItem]] = defaultdict(list)
-    for item in _open_receivables(report.company, as_of):
-        if report.wanted(item.customer):
+    for item in _open_items(report.company, as_of, side):
+        if report.wanted(item.customer, side):
             per_customer[item.customer].append(item)
     rows, grand_amount, grand_open = [], ZERO, ZERO
-    for customer in sorted(per_customer, key=lambda c: report.customer_name(c).lower()):
+    for customer in sorted(per_customer, key=lambda c: report.customer_name(c, side.name_entity).lower()):
         items, running, data = per_customer[customer], ZERO, []
         for item in items:
             running += item.open
-            data.append(_data(_detail_cells(report, item, with_customer=False) + [_cell(fmt(running))]))
+            data.append(_data(_detail_cells(report, item, side, with_customer=False) + [_cell(fmt(running))]))
         amount = sum((i.amount for i in items), ZERO)
         grand_amount += amount
         grand_open += running
-        name = report.customer_name(customer)
+        name = report.customer_name(customer, side.name_entity)
         rows.append(_section([_cell(name, customer)] + _blank(6), data,
                              [_cell(f"Total for {name}")] + _blank(3)
                              + [_cell(fmt(amount)), _cell(fmt(running)), _cell("")]))
     rows.append(_section(None, None, [_cell("TOTAL")] + _blank(3) + [_cell(fmt(grand_amount)), _cell(fmt(grand_open)),
                                                                     _cell("")], "GrandTotal"))
-    columns = [_column(t, k, k) for t, k in DETAIL_COLUMNS if k != "cust_name"] + [
+    columns = [_column(t, k, k) for t, k in _detail_columns(side)[:3] + _detail_columns(side)[4:]] + [
         _column("Balance", "rbal_open_bal", "rbal_open_bal")]
     header = _aging_header(report, as_of)
     header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
@@ -1075,6 +1099,144 @@ def transaction_list(report: Report) -> dict:
             "Rows": {"Row": rows}}
 
 
+# ====================================================================== more reports
+EXPENSE_TYPES = {"Expense", "Other Expense", "Cost of Goods Sold"}
+
+
+def vendor_expenses(report: Report) -> dict:
+    """Expenses per vendor in the period (postings of bills, purchases, vendor credits)."""
+    p, ledger = report.params, report.ledger
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    vendors = report.company.table("Vendor")
+    for posting in ledger.postings:
+        if p.start <= posting.when <= p.end and ledger.account_type(posting.account) in EXPENSE_TYPES \
+                and posting.name_id in vendors and report.wanted(posting.name_id, PAYABLES):
+            totals[posting.name_id] += posting.amount
+    rows, grand = [], ZERO
+    for vendor in sorted(totals, key=lambda v: report.customer_name(v, "Vendor").lower()):
+        if totals[vendor]:
+            grand += totals[vendor]
+            rows.append(_data([_cell(report.customer_name(vendor, "Vendor"), vendor), _cell(fmt(totals[vendor]))]))
+    rows.append(_section(None, None, [_cell("TOTAL"), _cell(fmt(grand))], "GrandTotal"))
+    return {"Header": report.header(no_data=len(rows) == 1),
+            "Columns": {"Column": [_column("", "Vendor"), _column("Total", "Money", "total")]},
+            "Rows": {"Row": rows}}
+
+
+PL_DETAIL_COLUMNS = [("Date", "tx_date"), ("Transaction Type", "txn_type"), ("Num", "doc_num"), ("Name", "name"),
+                     ("Memo/Description", "memo"), ("Split", "split_acc"), ("Amount", "subt_nat_amount"),
+                     ("Balance", "rbal_nat_amount")]
+
+
+def profit_and_loss_detail(report: Report) -> dict:
+    """Each P&L posting of the period under its account, with a running balance per account."""
+    p, ledger = report.params, report.ledger
+    by_txn: dict[tuple[str, str], list[Posting]] = defaultdict(list)
+    for posting in ledger.postings:
+        by_txn[(posting.entity, posting.txn_id)].append(posting)
+    accounts = ledger.all_accounts()
+    width = len(PL_DETAIL_COLUMNS)
+    rows, totals = [], {}
+    for group, title, types, sign in PL_SECTIONS:
+        sections, section_total = [], ZERO
+        for account_id in sorted(accounts, key=lambda a: (ledger.account_name(a).lower(), a)):
+            if ledger.account_type(account_id) not in types:
+                continue
+            data, running = [], ZERO
+            for posting in ledger.postings:
+                if posting.account != account_id or not p.start <= posting.when <= p.end:
+                    continue
+                if p.customers is not None and posting.customer not in p.customers:
+                    continue
+                amount = sign * posting.amount
+                running += amount
+                others = {q.account for q in by_txn[(posting.entity, posting.txn_id)] if q.account != account_id}
+                split = ledger.account_name(next(iter(others))) if len(others) == 1 else "-Split-"
+                data.append(_data([_cell(posting.when.isoformat()),
+                                   _cell(TXN_LABEL.get(posting.entity, posting.entity), posting.txn_id),
+                                   _cell(posting.doc_num), _cell(posting.name, posting.name_id), _cell(posting.memo),
+                                   _cell(split), _cell(fmt(amount)), _cell(fmt(running))]))
+            if data:
+                name = ledger.account_name(account_id)
+                sections.append(_section([_cell(name, accounts[account_id].get("Id", ""))] + _blank(width - 1), data,
+                                         [_cell(f"Total for {name}")] + _blank(width - 3)
+                                         + [_cell(fmt(running)), _cell("")]))
+                section_total += running
+        totals[group] = section_total
+        if sections:
+            rows.append(_section([_cell(title)] + _blank(width - 1), sections,
+                                 [_cell(f"Total {title}")] + _blank(width - 3) + [_cell(fmt(section_total)), _cell("")],
+                                 group))
+    net = totals["Income"] - totals["COGS"] - totals["Expenses"] + totals["OtherIncome"] - totals["OtherExpenses"]
+    rows.append(_section(None, None, [_cell("Net Income")] + _blank(width - 3) + [_cell(fmt(net)), _cell("")],
+                         "NetIncome"))
+    return {"Header": report.header(no_data=len(rows) == 1, columns_by=None),
+            "Columns": {"Column": [_column(t, k, k) for t, k in PL_DETAIL_COLUMNS]}, "Rows": {"Row": rows}}
+
+
+CASH_FLOW_SECTIONS = [
+    ("OperatingActivities", "OPERATING ACTIVITIES", {"Accounts Receivable", "Other Current Asset", "Accounts Payable",
+                                                     "Credit Card", "Other Current Liability"}),
+    ("InvestingActivities", "INVESTING ACTIVITIES", {"Fixed Asset", "Other Asset"}),
+    ("FinancingActivities", "FINANCING ACTIVITIES", {"Long Term Liability", "Equity"}),
+]
+
+
+def cash_flow(report: Report) -> dict:
+    """Indirect method: net income, then the period's change in every balance-sheet account but cash."""
+    p, ledger = report.params, report.ledger
+    movement = ledger.balances(p.start, p.end)
+    accounts = ledger.all_accounts()
+    net_income = _net_income(ledger, p.start, p.end)
+    rows, net_cash = [], ZERO
+    for group, title, types in CASH_FLOW_SECTIONS:
+        data, total = [], ZERO
+        if group == "OperatingActivities":
+            data.append(_data([_cell("Net Income"), _cell(fmt(net_income))]))
+            total += net_income
+        for account_id in sorted(accounts, key=lambda a: (ledger.account_name(a).lower(), a)):
+            if ledger.account_type(account_id) in types and movement.get(account_id):
+                effect = -movement[account_id]
+                total += effect
+                data.append(_data([_cell(ledger.account_name(account_id), accounts[account_id].get("Id", "")),
+                                   _cell(fmt(effect))]))
+        rows.append(_section([_cell(title), _cell("")], data,
+                             [_cell(f"Net cash provided by {title.lower()}"), _cell(fmt(total))], group))
+        net_cash += total
+    before = ledger.balances(None, p.start - timedelta(days=1))
+    opening = sum((v for a, v in before.items() if ledger.account_type(a) == "Bank"), ZERO)
+    rows.append(_section(None, None, [_cell("NET CASH INCREASE FOR PERIOD"), _cell(fmt(net_cash))], "CashIncrease"))
+    rows.append(_section(None, None, [_cell("Cash at beginning of period"), _cell(fmt(opening))], "BeginningCash"))
+    rows.append(_section(None, None, [_cell("CASH AT END OF PERIOD"), _cell(fmt(opening + net_cash))], "EndingCash"))
+    return {"Header": report.header(no_data=not any(movement.values())),
+            "Columns": {"Column": [_column("", "Account", "account"), _column("Total", "Money", "total")]},
+            "Rows": {"Row": rows}}
+
+
+def inventory_valuation_summary(report: Report) -> dict:
+    """Inventory items: quantity on hand, value at purchase cost, average cost."""
+    rows, total_qty, total_value = [], ZERO, ZERO
+    items = report.company.table("Item")
+    for item_id in sorted(items, key=lambda i: str(items[i].get("Name", "")).lower()):
+        item = items[item_id]
+        if item.get("Type") != "Inventory":
+            continue
+        qty = quantity(item.get("QtyOnHand"))
+        value = (qty * money(item.get("PurchaseCost"))).quantize(CENT, ROUND_HALF_UP)
+        total_qty += qty
+        total_value += value
+        rows.append(_data([_cell(str(item.get("FullyQualifiedName") or item.get("Name")), item_id),
+                           _cell(f"{qty.normalize():f}"), _cell(fmt(value)),
+                           _cell(fmt(value / qty) if qty else "")]))
+    rows.append(_section(None, None, [_cell("TOTAL"), _cell(f"{total_qty.normalize():f}"), _cell(fmt(total_value)),
+                                      _cell("")], "GrandTotal"))
+    return {"Header": report.header(basis=False, no_data=len(rows) == 1, columns_by=None),
+            "Columns": {"Column": [_column("", "ProductsAndService"), _column("Qty", "Money", "qty"),
+                                   _column("Asset Value", "Money", "asset_value"),
+                                   _column("Calc. Avg", "Money", "calc_avg")]},
+            "Rows": {"Row": rows}}
+
+
 # ====================================================================== dispatch
 REPORTS: dict[str, tuple[Callable[[Report], dict], str]] = {
     "ProfitAndLoss": (profit_and_loss, "This Fiscal Year-to-date"),
@@ -1088,6 +1250,14 @@ REPORTS: dict[str, tuple[Callable[[Report], dict], str]] = {
     "CustomerIncome": (customer_sales, "This Fiscal Year-to-date"),
     "ItemSales": (item_sales, "This Fiscal Year-to-date"),
     "TransactionList": (transaction_list, "This Month-to-date"),
+    "ProfitAndLossDetail": (profit_and_loss_detail, "This Month-to-date"),
+    "CashFlow": (cash_flow, "This Fiscal Year-to-date"),
+    "InventoryValuationSummary": (inventory_valuation_summary, "Today"),
+    "AgedPayables": (partial(aged_receivables, side=PAYABLES), "Today"),
+    "AgedPayableDetail": (partial(aged_receivable_detail, side=PAYABLES), "Today"),
+    "VendorBalance": (partial(customer_balance, side=PAYABLES), "Today"),
+    "VendorBalanceDetail": (partial(customer_balance_detail, side=PAYABLES), "Today"),
+    "VendorExpenses": (vendor_expenses, "This Fiscal Year-to-date"),
 }
 
 

@@ -291,3 +291,24 @@ def test_sample_company_is_intuits_us_sandbox_company(qbo):
     aging = _report(qbo, "AgedReceivables")
     total = _group(aging, "GrandTotal")["Summary"]["ColData"]
     assert _money(total[-1]) > 0 and sum(_money(c) for c in total[2:-1]) > 0
+
+
+def test_detail_cash_flow_inventory_and_payables_reports(qbo, refs):
+    _book(qbo, refs)
+    window = {"start_date": "2024-03-01", "end_date": "2024-04-30"}
+    net = _money(_group(_report(qbo, "ProfitAndLoss", **window), "NetIncome")["Summary"]["ColData"][1])
+    detail = _report(qbo, "ProfitAndLossDetail", **window)
+    assert _money(_group(detail, "NetIncome")["Summary"]["ColData"][-2]) == net
+    amounts = [_money(r["ColData"][6]) for r in _data_rows(_group(detail, "Income"))]
+    assert sum(amounts) == net
+    # cash: the only bank movement of the window is the refund paid out of Checking (75.00)
+    flow = _report(qbo, "CashFlow", **window)
+    assert _money(_group(flow, "CashIncrease")["Summary"]["ColData"][1]) == Decimal("-75.00")
+    operating = _group(flow, "OperatingActivities")
+    assert _by_label(flow)["Net Income"][1]["value"] == f"{net:.2f}"
+    assert _money(operating["Summary"]["ColData"][1]) == Decimal("-75.00")
+    inventory = _by_label(_report(qbo, "InventoryValuationSummary"))
+    assert set(inventory) == {"Pump", "Rock Fountain", "Sprinkler Heads", "Sprinkler Pipes"}
+    for name in ("AgedPayables", "AgedPayableDetail", "VendorBalance", "VendorBalanceDetail", "VendorExpenses"):
+        report = _report(qbo, name)
+        assert _group(report, "GrandTotal")["Summary"]["ColData"][0]["value"] == "TOTAL"
