@@ -26,6 +26,8 @@ from qbo_pipeline.sandbox import errors as E
 from qbo_pipeline.sandbox.entities import COMPANY_TZ, Company, get_path
 
 ZERO = Decimal("0")
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # report dates outside answer 2070
+MAX_COLUMNS = 400  # summarize_column_by and aging periods beyond this answer 2010
 CENT = Decimal("0.01")
 
 DEBIT_NORMAL = {"Bank", "Accounts Receivable", "Other Current Asset", "Fixed Asset", "Other Asset",
@@ -423,10 +425,13 @@ def _parse_day(params: dict[str, str], name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value[:10])
+        day = date.fromisoformat(value[:10])
     except ValueError:
+        day = None
+    if day is None or not EARLIEST <= day <= LATEST:
         raise E.QBOFault(2070, "Invalid Date", f"Invalid date {value} for the report parameter {name}",
-                         element=name) from None
+                         element=name)
+    return day
 
 
 @dataclass
@@ -564,7 +569,9 @@ def _periods(report: Report) -> list[tuple[str, date, date]]:
     if by.lower() in ("days", "week"):
         days = 1 if by.lower() == "days" else 7
         periods, start = [], p.start
-        while start <= p.end and len(periods) < 400:
+        while start <= p.end:
+            if len(periods) >= MAX_COLUMNS:
+                raise _bad_param("summarize_column_by", by)
             end = min(start + timedelta(days=days - 1), p.end)
             title = start.strftime("%b %-d, %Y") if days == 1 else f"{start:%b %-d} - {end:%b %-d, %Y}"
             periods.append((title, start, end))
@@ -586,6 +593,8 @@ def _periods(report: Report) -> list[tuple[str, date, date]]:
             title = f"{start:%b}-{min(boundary, p.end):%b, %Y}" if report.params.fiscal_month != 1 else f"{start.year}"
         end = min(boundary, p.end)
         periods.append((title, start, end))
+        if len(periods) > MAX_COLUMNS:
+            raise _bad_param("summarize_column_by", by)
         start = end + timedelta(days=1)
     return periods
 
@@ -839,8 +848,10 @@ def _aging(report: Report) -> tuple[date, int, int, list[str]]:
         count = int(params.get("num_periods", 4))
     except ValueError:
         raise _bad_param("aging_period", params.get("aging_period", "")) from None
-    if period < 1 or count < 1:
+    if not 1 <= period <= 36500:
         raise _bad_param("aging_period", str(period))
+    if not 1 <= count <= MAX_COLUMNS:
+        raise _bad_param("num_periods", str(count))
     # num_periods counts the past-due columns, the last one open-ended: 4 -> 1-30 .. 61-90, 91 and over
     count -= 1
     titles = ["Current"] + [f"{i * period + 1} - {(i + 1) * period}" for i in range(count)] + \
