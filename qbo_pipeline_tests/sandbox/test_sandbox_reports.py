@@ -312,3 +312,78 @@ def test_detail_cash_flow_inventory_and_payables_reports(qbo, refs):
     for name in ("AgedPayables", "AgedPayableDetail", "VendorBalance", "VendorBalanceDetail", "VendorExpenses"):
         report = _report(qbo, name)
         assert _group(report, "GrandTotal")["Summary"]["ColData"][0]["value"] == "TOTAL"
+
+
+def test_ledger_posts_purchase_side_entities_in_qbo_shapes():
+    """Bills, bill payments, purchases, journal entries, sales receipts and deposits (the entities
+    another branch adds) in the shapes of Intuit's reference pages: the ledger balances and the
+    payables reports read them. In-process: this branch's API does not accept these entities yet."""
+    from datetime import UTC, datetime
+
+    from qbo_pipeline.sandbox.reports import run_report
+    from qbo_pipeline.sandbox.sample import build_company
+
+    company = build_company("1", datetime(2026, 12, 1, 12, tzinfo=UTC))
+    accounts = {a["Name"]: a["Id"] for a in company.table("Account").values()}
+    vendor = next(v for v in company.table("Vendor").values() if v["DisplayName"] == "Hicks Hardware")
+    ref = {"value": vendor["Id"]}
+
+    def account(name):
+        return {"value": accounts[name]}
+
+    company.records["Bill"] = {"b1": {
+        "Id": "b1", "VendorRef": ref, "TxnDate": "2024-05-01", "DueDate": "2024-05-31", "TotalAmt": 300.0,
+        "Balance": 100.0, "Line": [
+            {"DetailType": "AccountBasedExpenseLineDetail", "Amount": 200.0,
+             "AccountBasedExpenseLineDetail": {"AccountRef": account("Supplies")}},
+            {"DetailType": "AccountBasedExpenseLineDetail", "Amount": 100.0,
+             "AccountBasedExpenseLineDetail": {"AccountRef": account("Travel")}}]}}
+    company.records["BillPayment"] = {"bp1": {
+        "Id": "bp1", "VendorRef": ref, "TxnDate": "2024-05-20", "TotalAmt": 200.0, "PayType": "Check",
+        "CheckPayment": {"BankAccountRef": account("Checking")},
+        "Line": [{"Amount": 200.0, "LinkedTxn": [{"TxnId": "b1", "TxnType": "Bill"}]}]}}
+    company.records["Purchase"] = {"p1": {
+        "Id": "p1", "EntityRef": ref, "PaymentType": "CreditCard", "AccountRef": account("Mastercard"),
+        "TxnDate": "2024-05-03", "TotalAmt": 45.5, "Line": [
+            {"DetailType": "AccountBasedExpenseLineDetail", "Amount": 45.5,
+             "AccountBasedExpenseLineDetail": {"AccountRef": account("Travel Meals")}}]}}
+    company.records["JournalEntry"] = {"j1": {"Id": "j1", "TxnDate": "2024-05-04", "Line": [
+        {"DetailType": "JournalEntryLineDetail", "Amount": 1000.0,
+         "JournalEntryLineDetail": {"PostingType": "Debit", "AccountRef": account("Savings")}},
+        {"DetailType": "JournalEntryLineDetail", "Amount": 1000.0,
+         "JournalEntryLineDetail": {"PostingType": "Credit", "AccountRef": account("Notes Payable")}}]}}
+    company.records["SalesReceipt"] = {"s1": {
+        "Id": "s1", "TxnDate": "2024-05-05", "TotalAmt": 70.0, "Line": [
+            {"DetailType": "SalesItemLineDetail", "Amount": 70.0,
+             "SalesItemLineDetail": {"ItemRef": {"value": next(
+                 i["Id"] for i in company.table("Item").values() if i["Name"] == "Trimming")}, "Qty": 2}}]}}
+    company.records["Deposit"] = {"d1": {
+        "Id": "d1", "TxnDate": "2024-05-06", "DepositToAccountRef": account("Checking"), "TotalAmt": 70.0,
+        "Line": [{"Amount": 70.0, "LinkedTxn": [{"TxnId": "s1", "TxnType": "SalesReceipt"}]}]}}
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+    def run(name, **params):
+        return run_report(company, name, params, now, path="/", url="/")
+
+    window = {"start_date": "2024-05-01", "end_date": "2024-05-31"}
+    trial = run("TrialBalance", end_date="2024-05-31", start_date="2024-01-01")
+    total = _group(trial, "GrandTotal")["Summary"]["ColData"]
+    assert total[1] == total[2]
+    rows = _by_label(trial)
+    assert rows["Accounts Payable (A/P)"][2]["value"] == "100.00"
+    assert rows["Mastercard"][2]["value"] == "45.50" and rows["Notes Payable"][2]["value"] == "1000.00"
+    # Checking: 200 paid out, 70 deposited (the sales receipt, via Undeposited Funds); Savings: the journal entry
+    assert rows["Checking"][2]["value"] == "130.00" and rows["Savings"][1]["value"] == "1000.00"
+    assert "Undeposited Funds" not in rows
+    expenses = _group(run("ProfitAndLoss", **window), "Expenses")
+    assert _money(expenses["Summary"]["ColData"][1]) == Decimal("345.50")
+    aging = run("AgedPayables", report_date="2024-06-15")
+    assert [c["value"] for c in _by_label(aging)["Hicks Hardware"][1:]] == ["", "100.00", "", "", "", "100.00"]
+    assert _by_label(run("VendorBalance", report_date="2024-06-15"))["Hicks Hardware"][1]["value"] == "100.00"
+    assert _by_label(run("VendorExpenses", **window))["Hicks Hardware"][1]["value"] == "345.50"
+    # cash basis: of the bill only what was paid (200 of 300) is an expense in May
+    cash = _group(run("ProfitAndLoss", accounting_method="Cash", **window), "Expenses")
+    assert _money(cash["Summary"]["ColData"][1]) == Decimal("245.50")
+    sheet = run("BalanceSheet", end_date="2024-05-31", start_date="2024-01-01")
+    assert _group(sheet, "TotalAssets")["Summary"]["ColData"][1] == \
+        _group(sheet, "TotalLiabilitiesAndEquity")["Summary"]["ColData"][1]
