@@ -29,6 +29,7 @@ from starlette.routing import Route
 from qbo_pipeline.sandbox import errors as E
 from qbo_pipeline.sandbox import preferences as P
 from qbo_pipeline.sandbox import query as Q
+from qbo_pipeline.sandbox import reports as R
 from qbo_pipeline.sandbox.clock import AdjustableClock
 from qbo_pipeline.sandbox.entities import (
     CDC_EXCLUDED,
@@ -486,6 +487,8 @@ def _request_kind(method: str, segments: list[str]) -> str:
         return "cdc"
     if head == "query":
         return "queries"
+    if head == "reports":
+        return "reports"
     return "writes" if method == "POST" else "reads"
 
 
@@ -507,7 +510,8 @@ async def _dispatch(request: Request, sandbox: Sandbox, company: Company, segmen
         except (TypeError, ValueError, AttributeError) as exc:
             raise _invalid_value(exc) from exc
         status = 200
-        body["time"] = qbo_time(now)
+        if kind != "reports":  # a report carries its time in Header.Time
+            body["time"] = qbo_time(now)
     except E.QBOFault as fault:
         company.dirty.clear()
         status, body = fault.status, {"Fault": fault.fault(), "time": qbo_time(now)}
@@ -533,6 +537,8 @@ async def _execute(request: Request, sandbox: Sandbox, company: Company, segment
     if kind == "cdc":
         return _cdc(sandbox, company, request.query_params.get("entities", ""),
                     request.query_params.get("changedSince", ""))
+    if kind == "reports":
+        return _report(request, sandbox, company, segments)
     if kind == "batch":
         if request.method != "POST":
             raise E.unsupported("GET", "batch")
@@ -642,6 +648,15 @@ async def attachment_file(request: Request) -> Response:
     if stored is None:
         return Response("Not found", status_code=404, media_type="text/plain")
     return Response(base64.b64decode(stored["Data"]), media_type=stored.get("ContentType") or "application/octet-stream")
+
+
+def _report(request: Request, sandbox: Sandbox, company: Company, segments: list[str]) -> dict:
+    """``GET .../reports/{name}``: a report computed from the company's data (``reports.py``)."""
+    name = segments[1] if len(segments) > 1 else ""
+    if request.method != "GET" or len(segments) != 2 or not name:
+        raise R.unknown_report(request.url.path, str(request.url))
+    return R.run_report(company, name, dict(request.query_params), sandbox.now(),
+                        path=request.url.path, url=str(request.url))
 
 
 async def _read_json(request: Request) -> Any:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-DEFAULT_DATA = Path("var") / "sandbox.sqlite3"
+DEFAULT_DATA = Path("var") / "sandbox.db"  # the file `qbo-pipeline run` / `ui` give their embedded sandbox
+DEFAULT_PORT = 8799  # not 8765: that is the OAuth callback port of `qbo-pipeline connect`
 
 
 @click.group()
@@ -19,10 +20,10 @@ def sandbox() -> None:
 
 @sandbox.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port; 0 picks a free one.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port; 0 picks a free one.")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="SQLite file holding the companies and tokens [default: $QBO_PIPELINE_STATE_DIR/sandbox.sqlite3 "
-                   "or var/sandbox.sqlite3]; created with a sample company on first start.")
+              help="SQLite file holding the companies and tokens [default: $QBO_PIPELINE_STATE_DIR/sandbox.db "
+                   "or var/sandbox.db, the file `run` and `ui` use]; created with a sample company on first start.")
 @click.option("--admin", is_flag=True, help="Enable the /admin endpoints (faults, reset, clock, counters).")
 @click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
               help="Shrink every rate-limit window this many times (10: a minute lasts 6 s).")
@@ -60,7 +61,7 @@ def serve(host: str, port: int, data_path: Path | None, admin: bool, time_scale:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("qbo_pipeline.sandbox")
     if data_path is None:
-        data_path = Path(os.environ.get("QBO_PIPELINE_STATE_DIR", "var")) / "sandbox.sqlite3"
+        data_path = Path(os.environ.get("QBO_PIPELINE_STATE_DIR", "var")) / DEFAULT_DATA.name
     faults = {"rate_429": fault_429, "rate_500": fault_500, "rate_503": fault_503, "latency_ms": latency_ms,
               "close_after_commit": fault_close_after_commit, "one_name_at_a_time": fault_one_name,
               "stale_sync_token": fault_stale_sync_token, "seed": fault_seed}

@@ -2,70 +2,264 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from qbo_pipeline.sandbox.entities import Company, Rules, meta_time
+from qbo_pipeline.sandbox.entities import COMPANY_TZ, Company, Rules, meta_time
 
 DEFAULT_REALM = "9341453050298746"
 COMPANY_NAME = "Sandbox Company_US_1"
 
-ACCOUNTS = [
-    {"Name": "Checking", "AccountType": "Bank", "AccountSubType": "Checking", "AcctNum": "1010"},
-    {"Name": "Undeposited Funds", "AccountType": "Other Current Asset", "AccountSubType": "UndepositedFunds"},
-    {"Name": "Inventory Asset", "AccountType": "Other Current Asset", "AccountSubType": "Inventory"},
-    {"Name": "Accounts Receivable (A/R)", "AccountType": "Accounts Receivable",
-     "AccountSubType": "AccountsReceivable"},
-    {"Name": "Sales of Product Income", "AccountType": "Income", "AccountSubType": "SalesOfProductIncome"},
-    {"Name": "Services", "AccountType": "Income", "AccountSubType": "ServiceFeeIncome"},
-    {"Name": "Discounts given", "AccountType": "Income", "AccountSubType": "DiscountsRefundsGiven"},
-    {"Name": "Cost of Goods Sold", "AccountType": "Cost of Goods Sold", "AccountSubType": "SuppliesMaterialsCogs"},
-    {"Name": "Accounts Payable (A/P)", "AccountType": "Accounts Payable", "AccountSubType": "AccountsPayable"},
+# (Name, AccountType, AccountSubType): the chart of accounts of Intuit's US sample company
+# ("Craig's Design and Landscaping Services"), less its sub-accounts. The first nine are the
+# accounts this sandbox has always had; the pipeline's configuration names some of them.
+CHART = [
+    ("Checking", "Bank", "Checking"),
+    ("Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+    ("Inventory Asset", "Other Current Asset", "Inventory"),
+    ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
+    ("Sales of Product Income", "Income", "SalesOfProductIncome"),
+    ("Services", "Income", "ServiceFeeIncome"),
+    ("Discounts given", "Income", "DiscountsRefundsGiven"),
+    ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
+    ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
+    ("Savings", "Bank", "Savings"),
+    ("Prepaid Expenses", "Other Current Asset", "PrepaidExpenses"),
+    ("Uncategorized Asset", "Other Current Asset", "OtherCurrentAssets"),
+    ("Truck", "Fixed Asset", "Vehicles"),
+    ("Mastercard", "Credit Card", "CreditCard"),
+    ("Board of Equalization Payable", "Other Current Liability", "GlobalTaxPayable"),
+    ("Arizona Dept. of Revenue Payable", "Other Current Liability", "GlobalTaxPayable"),
+    ("Loan Payable", "Other Current Liability", "LoanPayable"),
+    ("Notes Payable", "Long Term Liability", "NotesPayable"),
+    ("Opening Balance Equity", "Equity", "OpeningBalanceEquity"),
+    ("Retained Earnings", "Equity", "RetainedEarnings"),
+    ("Design income", "Income", "ServiceFeeIncome"),
+    ("Fees Billed", "Income", "ServiceFeeIncome"),
+    ("Landscaping Services", "Income", "ServiceFeeIncome"),
+    ("Pest Control Services", "Income", "OtherPrimaryIncome"),
+    ("Refunds-Allowances", "Income", "DiscountsRefundsGiven"),
+    ("Unapplied Cash Payment Income", "Income", "UnappliedCashPaymentIncome"),
+    ("Interest Earned", "Other Income", "InterestEarned"),
+    ("Advertising", "Expense", "AdvertisingPromotional"),
+    ("Automobile", "Expense", "Auto"),
+    ("Bank Charges", "Expense", "BankCharges"),
+    ("Commissions & fees", "Expense", "OtherMiscellaneousServiceCost"),
+    ("Dues & Subscriptions", "Expense", "DuesSubscriptions"),
+    ("Equipment Rental", "Expense", "EquipmentRental"),
+    ("Insurance", "Expense", "Insurance"),
+    ("Job Expenses", "Expense", "CostOfLabor"),
+    ("Legal & Professional Fees", "Expense", "LegalProfessionalFees"),
+    ("Maintenance and Repair", "Expense", "RepairMaintenance"),
+    ("Meals and Entertainment", "Expense", "EntertainmentMeals"),
+    ("Office Expenses", "Expense", "OfficeGeneralAdministrativeExpenses"),
+    ("Purchases", "Expense", "SuppliesMaterials"),
+    ("Rent or Lease", "Expense", "RentOrLeaseOfBuildings"),
+    ("Supplies", "Expense", "SuppliesMaterials"),
+    ("Taxes & Licenses", "Expense", "TaxesPaid"),
+    ("Travel", "Expense", "Travel"),
+    ("Travel Meals", "Expense", "TravelMeals"),
+    ("Uncategorized Expense", "Expense", "OtherMiscellaneousServiceCost"),
+    ("Utilities", "Expense", "Utilities"),
+    ("Miscellaneous", "Other Expense", "OtherMiscellaneousExpense"),
+    ("Penalties & Settlements", "Other Expense", "PenaltiesSettlements"),
 ]
+ACCOUNTS = [{"Name": name, "AccountType": kind, "AccountSubType": sub} for name, kind, sub in CHART]
+ACCOUNTS[0]["AcctNum"] = "1010"
 TERMS = [{"Name": "Due on receipt", "DueDays": 0}, {"Name": "Net 15", "DueDays": 15},
-         {"Name": "Net 30", "DueDays": 30}, {"Name": "Net 60", "DueDays": 60}]
+         {"Name": "Net 30", "DueDays": 30}, {"Name": "Net 60", "DueDays": 60}, {"Name": "Net 10", "DueDays": 10}]
 PAYMENT_METHODS = [{"Name": "Cash", "Type": "NON_CREDIT_CARD"}, {"Name": "Check", "Type": "NON_CREDIT_CARD"},
-                   {"Name": "Visa", "Type": "CREDIT_CARD"}, {"Name": "MasterCard", "Type": "CREDIT_CARD"}]
+                   {"Name": "Visa", "Type": "CREDIT_CARD"}, {"Name": "MasterCard", "Type": "CREDIT_CARD"},
+                   {"Name": "American Express", "Type": "CREDIT_CARD"},
+                   {"Name": "Diners Club", "Type": "CREDIT_CARD"}, {"Name": "Discover", "Type": "CREDIT_CARD"}]
+
+
+def _person(display: str, given: str = "", family: str = "", email: str = "", city: str = "",
+            line1: str = "", postal: str = "", phone: str = "", company: str = "") -> dict:
+    body: dict = {"DisplayName": display}
+    if given:
+        body["GivenName"] = given
+    if family:
+        body["FamilyName"] = family
+    if company:
+        body["CompanyName"] = company
+    if email:
+        body["PrimaryEmailAddr"] = {"Address": email}
+    if phone:
+        body["PrimaryPhone"] = {"FreeFormNumber": phone}
+    if city:
+        body["BillAddr"] = {"Line1": line1, "City": city, "CountrySubDivisionCode": "CA", "PostalCode": postal}
+    return body
+
+
 CUSTOMERS = [
-    {"DisplayName": "Amy's Bird Sanctuary", "GivenName": "Amy", "FamilyName": "Lauterbach",
-     "PrimaryEmailAddr": {"Address": "Birds@Intuit.com"},
-     "BillAddr": {"Line1": "4581 Finch St.", "City": "Bayshore", "CountrySubDivisionCode": "CA",
-                  "PostalCode": "94326"}},
-    {"DisplayName": "Bill's Windsurf Shop", "GivenName": "Bill", "FamilyName": "Lucchini",
-     "PrimaryEmailAddr": {"Address": "Surf@Intuit.com"}},
-    {"DisplayName": "Cool Cars", "GivenName": "Grace", "FamilyName": "Pariente",
-     "PrimaryEmailAddr": {"Address": "Cool_Cars@intuit.com"}},
+    _person("Amy's Bird Sanctuary", "Amy", "Lauterbach", "Birds@Intuit.com", "Bayshore", "4581 Finch St.", "94326",
+            "(650) 555-3311"),
+    _person("Bill's Windsurf Shop", "Bill", "Lucchini", "Surf@Intuit.com", "Half Moon Bay", "12 Ocean Dr.", "94213",
+            "(415) 444-6538"),
+    _person("Cool Cars", "Grace", "Pariente", "Cool_Cars@intuit.com", "Half Moon Bay", "65 Ocean Dr.", "94213",
+            "(415) 555-9933"),
+    _person("Diego Rodriguez", "Diego", "Rodriguez", "Diego@Rodriguez.com", "Middlefield", "321 Channing", "94303",
+            "(650) 555-4477"),
+    _person("Dukes Basketball Camp", "Peter", "Dukes", "Dukes_bball@intuit.com", "Sunnyvale", "25 Court St.",
+            "94086", "(520) 420-5638"),
+    _person("Dylan Sollfrank", "Dylan", "Sollfrank"),
+    _person("Freeman Sporting Goods", "Kirby", "Freeman", "Sporting_goods@intuit.com", "Middlefield",
+            "370 Easy St.", "94482", "(650) 555-0987", "Freeman Sporting Goods"),
+    _person("Geeta Kalapatapu", "Geeta", "Kalapatapu", "Geeta@Kalapatapu.com", "Middlefield", "1987 Main St.",
+            "94303", "(650) 555-0022"),
+    _person("Gevelber Photography", "Lisa", "Gevelber", "Photography@intuit.com", "San Jose", "1103 Water St.",
+            "94303", "(415) 222-4345"),
+    _person("Jeff's Jalopies", "Jeff", "Chin", "Jalopies@intuit.com", "Middlefield", "12 Willow Rd.", "94303",
+            "(650) 555-8989"),
+    _person("John Melton", "John", "Melton", "John@Melton.com", "Middlefield", "85 Pine St.", "94303",
+            "(650) 555-5879"),
+    _person("Kate Whelan", "Kate", "Whelan", "Kate@Whelan.com", "Bayshore", "45 First St.", "94326",
+            "(650) 554-8822"),
+    _person("Kookies by Kathy", "Kathy", "Kuplis", "qbwebsamplecompany@yahoo.com", "Middlefield",
+            "789 Sugar Lane", "94303", "(650) 555-7896"),
+    _person("Mark Cho", "Mark", "Cho", "Mark@Cho.com", "Middlefield", "36 Willow Rd", "94303", "(650) 554-1479"),
+    _person("Paulsen Medical Supplies", "Kathy", "Paulsen", "Medical@intuit.com", "Middlefield",
+            "900 Main St.", "94303", "(650) 557-8855"),
+    _person("Pye's Cakes", "Karen", "Pye", "pyescakes@intuit.com", "Bayshore", "350 Mountain View Dr.", "94326",
+            "(973) 555-4652"),
+    _person("Rago Travel Agency", "Nicola", "Rago", "Rago_Travel@intuit.com", "Bayshore", "753 Cedar Ave.",
+            "94326", "(650) 555-1596"),
+    _person("Red Rock Diner", "Stephanie", "Martini", "qbwebsamplecompany@yahoo.com", "Bayshore",
+            "500 Red Rock Rd.", "94326", "(650) 555-4973"),
+    _person("Rondonuwu Fruit and Vegi", "Tony", "Rondonuwu", "Tony@Rondonuwu.com", "Middlefield",
+            "847 California Ave.", "94303", "(650) 555-2645"),
+    _person("Shara Barnett", "Shara", "Barnett", "Design@intuit.com", "Middlefield", "19 Main St.", "94303",
+            "(650) 555-4563"),
+    _person("Sonnenschein Family Store", "Russ", "Sonnenschein", "Familiystore@intuit.com", "Middlefield",
+            "5647 Cypress Hill Ave.", "94303", "(650) 557-8463"),
+    _person("Sushi by Katsuyuki", "Katsuyuki", "Yanagawa", "Sushi@intuit.com", "Middlefield", "898 Elm St.",
+            "94303", "(505) 570-0147"),
+    _person("Travis Waldron", "Travis", "Waldron", "Travis@Waldron.com", "Monlo Park", "78 First St.", "94304",
+            "(650) 555-9999"),
+    _person("Video Games by Dan", "Dan", "Miller", "Videogames@intuit.com", "Middlefield", "1500 Main St.",
+            "94303", "(650) 555-3456"),
+    _person("Wedding Planning by Whitney", "Whitney", "Lee", "Dream_Wedding@intuit.com", "Middlefield",
+            "135 Broadway", "94303", "(650) 557-2473"),
+    _person("Weiskopf Consulting", "Nicole", "Weiskopf", "Consulting@intuit.com", "Bayshore", "45612 Main St.",
+            "94326", "(650) 555-1423"),
 ]
+# jobs (sub-customers): (parent DisplayName, job DisplayName)
+JOBS = [("Freeman Sporting Goods", "0969 Ocean View Road"), ("Freeman Sporting Goods", "55 Twin Lane"),
+        ("Shara Barnett", "Barnett Design")]
+VENDORS = [
+    _person(name, email=email) for name, email in (
+        ("A Rental", "Rental@intuit.com"), ("Bob's Burger Joint", ""), ("Books by Bessie", "Books@Intuit.com"),
+        ("Brosnahan Insurance Agency", ""), ("Cal Telephone", ""), ("Chin's Gas and Oil", ""),
+        ("Cigna Health Care", ""), ("Computers by Jenni", "Msfixit@Intuit.com"),
+        ("Diego's Road Warrior Bodyshop", ""), ("EDD", ""), ("Ellis Equipment Rental", "Rental@intuit.com"),
+        ("Fidelity", ""), ("Hall Properties", ""), ("Hicks Hardware", ""), ("Lee Advertising", ""),
+        ("Mahoney Mugs", ""), ("Met Life Dental", ""), ("National Eye Care", "Nateyecare@intuit.com"),
+        ("Norton Lumber and Building Materials", "Materials@intuit.com"), ("PG&E", "utilities@noemail.com"),
+        ("Pam Seitz", "SeitzCPA@noemail.com"), ("Robertson & Associates", ""),
+        ("Squeaky Kleen Car Wash", ""), ("Tania's Nursery", "plantqueen@taniasnursery.com"),
+        ("Tim Philip Masonry", "tim.philip@timphilipmasonry.com"), ("Tony Rondonuwu", "tonyrjr@intuit.com"),
+        ("United States Treasury", "taxesaregreat@intuit.com"))
+]
+EMPLOYEES = [{"GivenName": "Emily", "FamilyName": "Platt", "DisplayName": "Emily Platt"},
+             {"GivenName": "John", "FamilyName": "Johnson", "DisplayName": "John Johnson"}]
+# (Name, Type, income account, UnitPrice, quantity on hand for inventory items)
+ITEMS = [
+    ("Hours", "Service", "Services", 0, None),
+    ("Design", "Service", "Design income", 75, None),
+    ("Concrete", "Service", "Landscaping Services", 0, None),
+    ("Gardening", "Service", "Landscaping Services", 0, None),
+    ("Installation", "Service", "Landscaping Services", 50, None),
+    ("Lighting", "Service", "Landscaping Services", 0, None),
+    ("Maintenance & Repair", "Service", "Landscaping Services", 0, None),
+    ("Pest Control", "Service", "Pest Control Services", 35, None),
+    ("Refunds & Allowances", "NonInventory", "Refunds-Allowances", 0, None),
+    ("Rocks", "Service", "Landscaping Services", 0, None),
+    ("Services", "Service", "Services", 0, None),
+    ("Sod", "Service", "Landscaping Services", 0, None),
+    ("Soil", "Service", "Landscaping Services", 10, None),
+    ("Trimming", "Service", "Landscaping Services", 35, None),
+    ("Gardening supplies", "NonInventory", "Sales of Product Income", 15, None),
+    ("Pump", "Inventory", "Sales of Product Income", 15, 25),
+    ("Rock Fountain", "Inventory", "Sales of Product Income", 275, 2),
+    ("Sprinkler Heads", "Inventory", "Sales of Product Income", 2, 25),
+    ("Sprinkler Pipes", "Inventory", "Sales of Product Income", 4, 31),
+]
+# Invoices: (customer, days before the company's creation, term, [(item, qty, unit price)])
+INVOICES = [
+    ("Amy's Bird Sanctuary", 95, "Net 30", [("Rock Fountain", 1, 275), ("Pump", 1, 15)]),
+    ("Bill's Windsurf Shop", 80, "Net 30", [("Trimming", 2, 35), ("Hours", 3, 5)]),
+    ("Cool Cars", 70, "Net 15", [("Design", 4, 75), ("Installation", 2, 50)]),
+    ("Dukes Basketball Camp", 62, "Net 30", [("Pest Control", 1, 35), ("Soil", 5, 10)]),
+    ("Freeman Sporting Goods", 50, "Net 30", [("Gardening", 1, 120), ("Sprinkler Heads", 10, 2)]),
+    ("Geeta Kalapatapu", 41, "Due on receipt", [("Design", 6, 75)]),
+    ("Jeff's Jalopies", 35, "Net 30", [("Sprinkler Pipes", 5, 4), ("Installation", 1, 50)]),
+    ("Kookies by Kathy", 28, "Net 30", [("Pest Control", 2, 35)]),
+    ("Red Rock Diner", 20, "Net 15", [("Maintenance & Repair", 1, 90), ("Rocks", 3, 25)]),
+    ("Sushi by Katsuyuki", 12, "Net 30", [("Trimming", 3, 35), ("Soil", 2, 10)]),
+    ("Travis Waldron", 6, "Net 30", [("Design", 2, 75), ("Lighting", 1, 45)]),
+    ("Weiskopf Consulting", 2, "Net 30", [("Services", 1, 375)]),
+]
+# Payments: (index into INVOICES, amount, days before creation, method, deposit account)
+PAYMENTS = [
+    (0, 290.00, 60, "Check", "Undeposited Funds"),
+    (1, 85.00, 50, "Visa", "Checking"),
+    (2, 200.00, 40, "Check", "Undeposited Funds"),
+    (5, 450.00, 40, "Cash", "Checking"),
+    (6, 70.00, 10, "MasterCard", "Undeposited Funds"),
+    (7, 30.00, 5, "Check", "Undeposited Funds"),
+]
+# the sample's records all have Ids below this one; records clients create get Ids from it up
+FIRST_CLIENT_ID = 1000
 
 
-def _tax_records(now: datetime) -> tuple[list[dict], list[dict]]:
+def _tax_records(now: datetime) -> dict[str, list[dict]]:
+    """Tax agencies, rates and codes (read-only in QBO's API): California, and Arizona with Tucson."""
     stamp = meta_time(now)
-    meta = {"CreateTime": stamp, "LastUpdatedTime": stamp}
-    rate = {"Id": "1", "SyncToken": "0", "Name": "California", "Description": "Sales Tax", "Active": True,
-            "RateValue": 8.0, "AgencyRef": {"value": "1"}, "SpecialTaxType": "NONE", "DisplayType": "ReadOnly",
-            "EffectiveTaxRate": [{"RateValue": 8.0, "EffectiveDate": "2014-09-18T00:00:00-07:00"}],
-            "domain": "QBO", "sparse": False, "MetaData": dict(meta)}
+
+    def common(record: dict) -> dict:
+        return {**record, "SyncToken": "0", "domain": "QBO", "sparse": False,
+                "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp}}
+
+    def rate(rate_id: str, name: str, value: float, agency: str) -> dict:
+        return common({"Id": rate_id, "Name": name, "Description": "Sales Tax", "Active": True,
+                       "RateValue": value, "AgencyRef": {"value": agency}, "SpecialTaxType": "NONE",
+                       "DisplayType": "ReadOnly",
+                       "EffectiveTaxRate": [{"RateValue": value, "EffectiveDate": "2014-09-18T00:00:00-07:00"}]})
+
+    def group(code_id: str, name: str, rates: list[tuple[str, str]]) -> dict:
+        return common({"Id": code_id, "Name": name, "Description": f"{name} sales tax", "Taxable": True,
+                       "TaxGroup": True, "Active": True, "Hidden": False,
+                       "SalesTaxRateList": {"TaxRateDetail": [
+                           {"TaxRateRef": {"value": rid, "name": rname}, "TaxTypeApplicable": "TaxOnAmount",
+                            "TaxOrder": 0} for rid, rname in rates]},
+                       "PurchaseTaxRateList": {"TaxRateDetail": []}})
+
+    agencies = [common({"Id": "1", "DisplayName": "Board of Equalization", "TaxTrackedOnSales": True,
+                        "TaxTrackedOnPurchases": False}),
+                common({"Id": "2", "DisplayName": "Arizona Dept. of Revenue", "TaxTrackedOnSales": True,
+                        "TaxTrackedOnPurchases": False})]
+    rates = [rate("1", "California", 8.0, "1"), rate("2", "AZ State tax", 7.1, "2"),
+             rate("3", "Tucson City", 2.0, "2")]
     codes = [
-        {"Id": "TAX", "SyncToken": "0", "Name": "TAX", "Description": "TAX", "Taxable": True, "TaxGroup": False,
-         "Active": True, "Hidden": False, "domain": "QBO", "sparse": False, "MetaData": dict(meta)},
-        {"Id": "NON", "SyncToken": "0", "Name": "NON", "Description": "NON", "Taxable": False, "TaxGroup": False,
-         "Active": True, "Hidden": False, "domain": "QBO", "sparse": False, "MetaData": dict(meta)},
-        {"Id": "2", "SyncToken": "0", "Name": "California", "Description": "California sales tax",
-         "Taxable": True, "TaxGroup": True, "Active": True, "Hidden": False,
-         "SalesTaxRateList": {"TaxRateDetail": [{"TaxRateRef": {"value": "1", "name": "California"},
-                                                 "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}]},
-         "domain": "QBO", "sparse": False, "MetaData": dict(meta)},
+        common({"Id": "TAX", "Name": "TAX", "Description": "TAX", "Taxable": True, "TaxGroup": False,
+                "Active": True, "Hidden": False}),
+        common({"Id": "NON", "Name": "NON", "Description": "NON", "Taxable": False, "TaxGroup": False,
+                "Active": True, "Hidden": False}),
+        group("2", "California", [("1", "California")]),
+        group("3", "Tucson", [("2", "AZ State tax"), ("3", "Tucson City")]),
     ]
-    return codes, [rate]
+    return {"TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes}
 
 
 def build_company(realm: str, now: datetime, name: str = COMPANY_NAME) -> Company:
-    """A new company with the sample chart of accounts, lists, preferences and a few customers and items."""
+    """A new company modelled on Intuit's US sandbox company: chart of accounts, lists, people, items,
+    tax codes and rates, and a few months of invoices and payments (some open, some overdue)."""
     company = Company(realm=realm, next_id=1)
     stamp = meta_time(now)
     meta = {"CreateTime": stamp, "LastUpdatedTime": stamp}
-    codes, rates = _tax_records(now)
-    company.records["TaxCode"] = {c["Id"]: c for c in codes}
-    company.records["TaxRate"] = {r["Id"]: r for r in rates}
+    # TaxAgency is stored for when the sandbox serves it (Ids referenced by the rates' AgencyRef)
+    for table, records in _tax_records(now).items():
+        company.records[table] = {r["Id"]: r for r in records}
     company.records["CompanyInfo"] = {"1": {
         "Id": "1", "SyncToken": "0", "CompanyName": name, "LegalName": name, "Country": "US",
         "CompanyAddr": {"Line1": "123 Sierra Way", "City": "San Pablo", "CountrySubDivisionCode": "CA",
@@ -82,27 +276,49 @@ def build_company(realm: str, now: datetime, name: str = COMPANY_NAME) -> Compan
         "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
         "TaxPrefs": {"UsingSalesTax": True},
         "domain": "QBO", "sparse": False, "MetaData": dict(meta)}}
-    for table in ("CompanyInfo", "Preferences", "TaxCode", "TaxRate"):
+    for table in ("CompanyInfo", "Preferences", "TaxCode", "TaxRate", "TaxAgency"):
         for record_id in company.records[table]:
             company.dirty.add((table, record_id))
-    company.next_id = 3  # Ids 1 and 2 are taken by the tax records above
+    company.next_id = 4  # Ids 1 to 3 are taken by the tax records above
     rules = Rules(company, now)
     accounts = {a["Name"]: rules.create("Account", a) for a in ACCOUNTS}
-    for term in TERMS:
-        rules.create("Term", term)
-    for method in PAYMENT_METHODS:
-        rules.create("PaymentMethod", method)
-    for customer in CUSTOMERS:
-        rules.create("Customer", customer)
-    income = {"value": accounts["Sales of Product Income"]["Id"]}
-    services = {"value": accounts["Services"]["Id"]}
-    rules.create("Item", {"Name": "Hours", "Type": "Service", "IncomeAccountRef": services, "UnitPrice": 0})
-    rules.create("Item", {"Name": "Design", "Type": "Service", "IncomeAccountRef": services, "UnitPrice": 75})
-    rules.create("Item", {"Name": "Gardening supplies", "Type": "NonInventory", "IncomeAccountRef": income,
-                          "UnitPrice": 15})
-    rules.create("Item", {
-        "Name": "Rock Fountain", "Type": "Inventory", "IncomeAccountRef": income, "UnitPrice": 275,
-        "ExpenseAccountRef": {"value": accounts["Cost of Goods Sold"]["Id"]},
-        "AssetAccountRef": {"value": accounts["Inventory Asset"]["Id"]}, "TrackQtyOnHand": True,
-        "QtyOnHand": 2, "InvStartDate": now.date().isoformat()})
+    terms = {t["Name"]: rules.create("Term", t) for t in TERMS}
+    methods = {m["Name"]: rules.create("PaymentMethod", m) for m in PAYMENT_METHODS}
+    customers = {c["DisplayName"]: rules.create("Customer", c) for c in CUSTOMERS}
+    for parent, job in JOBS:
+        customers[job] = rules.create("Customer", {"DisplayName": job, "Job": True, "BillWithParent": True,
+                                                   "ParentRef": {"value": customers[parent]["Id"]}})
+    for vendor in VENDORS:
+        rules.create("Vendor", vendor)
+    for employee in EMPLOYEES:
+        rules.create("Employee", employee)
+    items = {}
+    for item_name, kind, income, price, on_hand in ITEMS:
+        body = {"Name": item_name, "Type": kind, "IncomeAccountRef": {"value": accounts[income]["Id"]},
+                "UnitPrice": price}
+        if kind == "Inventory":
+            body.update({"ExpenseAccountRef": {"value": accounts["Cost of Goods Sold"]["Id"]},
+                         "AssetAccountRef": {"value": accounts["Inventory Asset"]["Id"]}, "TrackQtyOnHand": True,
+                         "QtyOnHand": on_hand, "InvStartDate": (now - timedelta(days=365)).date().isoformat()})
+        items[item_name] = rules.create("Item", body)
+    today = now.astimezone(COMPANY_TZ).date()
+    invoices = []
+    for customer, days_ago, term, lines in INVOICES:
+        invoices.append(rules.create("Invoice", {
+            "CustomerRef": {"value": customers[customer]["Id"]}, "SalesTermRef": {"value": terms[term]["Id"]},
+            "TxnDate": (today - timedelta(days=days_ago)).isoformat(),
+            "Line": [{"DetailType": "SalesItemLineDetail", "Amount": round(qty * price, 2),
+                      "Description": item_name,
+                      "SalesItemLineDetail": {"ItemRef": {"value": items[item_name]["Id"]}, "Qty": qty,
+                                              "UnitPrice": price, "TaxCodeRef": {"value": "NON"}}}
+                     for item_name, qty, price in lines]}))
+    for number, (index, amount, days_ago, method, account) in enumerate(PAYMENTS, start=1):
+        invoice = invoices[index]
+        rules.create("Payment", {
+            "CustomerRef": {"value": invoice["CustomerRef"]["value"]}, "TotalAmt": amount,
+            "TxnDate": (today - timedelta(days=days_ago)).isoformat(), "PaymentRefNum": f"{2000 + number}",
+            "PaymentMethodRef": {"value": methods[method]["Id"]},
+            "DepositToAccountRef": {"value": accounts[account]["Id"]},
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+    company.next_id = max(company.next_id, FIRST_CLIENT_ID)
     return company

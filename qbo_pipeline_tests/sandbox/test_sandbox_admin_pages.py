@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from qbo_pipeline.sandbox.sample import DEFAULT_REALM
+from qbo_pipeline.sandbox.sample import CUSTOMERS, DEFAULT_REALM, JOBS
 from qbo_pipeline_tests.fixtures_sandbox import sample_refs, sandbox_tokens
 
 
@@ -22,7 +22,7 @@ def test_counts_and_request_counters(sandbox_unlimited):
     assert counters["batch"] == 1 and counters["batch_items"] == 2 and counters["batch_write_items"] == 1
     assert counters["total"] == 4
     counts = server.admin("GET", f"/companies/{server.realm}/counts")
-    assert counts["Customer"]["active"] == 5  # three sample customers + two
+    assert counts["Customer"]["active"] == len(CUSTOMERS) + len(JOBS) + 2  # the sample's customers and jobs + two
     server.admin("POST", "/requests")
     assert server.admin("GET", "/requests") == {}
 

@@ -138,3 +138,34 @@ def test_python_quickbooks_crud_query_batch_cdc_delete_void(sandbox_unlimited, m
     changed_ids = {c.Id for c in changes.Customer}
     assert customer.Id in changed_ids and len(changed_ids) >= 4
     assert {i.Id for i in changes.Invoice} >= {invoice.Id}
+
+
+def test_python_quickbooks_sample_company_and_reports(sandbox_unlimited, monkeypatch):
+    """What the library's own integration suite expects of Intuit's sandbox company, and its
+    report call (``QuickBooks.get_report``) answering the report JSON."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    auth, realm = _connect(sandbox_unlimited)
+    qb = _quickbooks(sandbox_unlimited, auth, realm)
+    assert len(Payment.all(max_results=5, qb=qb)) == 5
+    customer = Customer()
+    customer.DisplayName = "Report Library"
+    customer = customer.save(qb=qb)
+    item = Item.filter(Name="Design", qb=qb)[0]
+    invoice = Invoice()
+    line = SalesItemLine()
+    line.Amount = 225
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = item.to_ref()
+    invoice.Line.append(line)
+    invoice.CustomerRef = customer.to_ref()
+    invoice.save(qb=qb)
+    aging = qb.get_report("AgedReceivables", {"customer": customer.Id})
+    row = next(r for r in aging["Rows"]["Row"] if r.get("type") == "Data")
+    assert row["ColData"][0] == {"value": "Report Library", "id": customer.Id}
+    assert row["ColData"][-1]["value"] == "225.00"
+    profit = qb.get_report("ProfitAndLoss", {"customer": customer.Id, "accounting_method": "Accrual"})
+    net = next(r for r in profit["Rows"]["Row"] if r.get("group") == "NetIncome")
+    assert net["Summary"]["ColData"][1]["value"] == "225.00"
+    with pytest.raises(QuickbooksException) as unknown:
+        qb.get_report("NoSuchReport")
+    assert unknown.value.error_code == 500

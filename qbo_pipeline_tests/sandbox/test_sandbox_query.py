@@ -33,8 +33,9 @@ def test_operators_and_escaped_quotes(qbo):
         ["Alpha", "Delta"]
     assert _names(qbo, "select * from Customer where DisplayName LIKE '%eta' ") == ["Beta"]
     assert _names(qbo, "select * from Customer where DisplayName >= 'Alpha' AND DisplayName < 'Bill' "
-                       "ORDERBY DisplayName DESC") == ["Beta", "Amy's Bird Sanctuary", "Alpha"]
-    assert _names(qbo, "select * from Customer where DisplayName > 'Delta' order by DisplayName",
+                       "ORDERBY DisplayName DESC") == ["Beta", "Barnett Design", "Amy's Bird Sanctuary", "Alpha"]
+    assert _names(qbo, "select * from Customer where DisplayName > 'Galaxy' AND DisplayName < 'Geeta' "
+                       "order by DisplayName",
                   method="POST") == ["Gamma's"]
 
 
