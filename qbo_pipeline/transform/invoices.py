@@ -15,7 +15,17 @@ import pandas as pd
 from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.transform.context import TransformContext, TransformResult
 from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
-from qbo_pipeline.transform.rules import LIMITS, Report, cut, iso_date, short_doc_number, text, to_cents
+from qbo_pipeline.transform.rules import (
+    LIMITS,
+    Report,
+    cut,
+    exact_pairs,
+    iso_date,
+    quantity_text,
+    short_doc_number,
+    text,
+    to_cents,
+)
 
 UNPAID_STATUSES = {"sent"}
 
@@ -196,8 +206,8 @@ def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_
     line_no = lines["line_no"].to_numpy()[pos]
     qty = lines["quantity"].to_numpy(dtype="float64")[pos]
     price = np.round(lines["unit_price"].to_numpy(dtype="float64")[pos], 4)
-    with np.errstate(invalid="ignore"):
-        priced = ~np.isnan(qty) & ~np.isnan(price) & (to_cents(qty * price) == amount_cents)
+    priced = exact_pairs(qty, price, amount_cents)
+    has_pair = ~np.isnan(qty) & ~np.isnan(price)
     amounts = amount_cents / 100
     item_refs = _RefCache(lambda pid: source_ref("Item", pid))
     overflow: dict[str, list] = {}
@@ -216,6 +226,11 @@ def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_
         if not isinstance(pid, str):
             label = text(name[i])
             desc = f"{label} - {desc}" if label and desc else label or desc
+        if has_pair[i] and not priced[i]:
+            pair = quantity_text(float(qty[i]), float(price[i]))
+            desc = f"{desc} ({pair})" if desc else pair
+            report.changed(str(line_invoice[i]), f"Line[{int(line_no[i])}].Qty", pair, "",
+                           "amount_only_line")
         if desc:
             if len(desc) > max_desc:
                 sid = str(line_invoice[i])

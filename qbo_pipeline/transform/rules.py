@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -94,6 +94,73 @@ def money(value: Any) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
     return Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+_HALF_CENT = Decimal("0.005")
+# Near a half cent, a binary-float product (what QBO or any client may compute) can land on
+# either side; pairs this close to a tie are not sent (see docs/rules.md, "Exact line amounts").
+_TIE_MARGIN = Decimal("1e-9")
+_TIE_MARGIN_RELATIVE = Decimal("1e-12")
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    try:
+        return Decimal(repr(float(value))) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def exact_pair(quantity: Any, unit_price: Any, amount: Any) -> bool:
+    """True when ``quantity x unit_price`` gives ``amount`` however QBO rounds the product.
+
+    QBO refuses a line whose Amount is not UnitPrice * Qty (6070). Its rounding is not
+    documented, so a pair is sent only when every plausible check agrees: the exact decimal
+    product equals the amount, or it rounds to the amount half-up *and* half-even and is
+    not within float noise of a half cent (0.5 x 19.99 = 9.995 is a tie: half-up 10.00,
+    half-even and binary floats 9.99, so that pair is never sent).
+    """
+    qty, price, target = _decimal(quantity), _decimal(unit_price), _decimal(amount)
+    if qty is None or price is None or target is None:
+        return False
+    product = qty * price
+    if product == target:
+        return True
+    if (product.quantize(_CENT, rounding=ROUND_HALF_UP) != target
+            or product.quantize(_CENT, rounding=ROUND_HALF_EVEN) != target):
+        return False
+    margin = max(_TIE_MARGIN, abs(product) * _TIE_MARGIN_RELATIVE)
+    return abs(product - target) < _HALF_CENT - margin
+
+
+def exact_pairs(quantity: np.ndarray, unit_price: np.ndarray, amount_cents: np.ndarray) -> np.ndarray:
+    """:func:`exact_pair` per line, column-wise: floats settle the clear cases, Decimal the rest."""
+    qty = np.asarray(quantity, dtype="float64")
+    price = np.asarray(unit_price, dtype="float64")
+    amounts = np.asarray(amount_cents, dtype="int64")
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = qty * price
+        distance = np.abs(product - amounts / 100.0)
+    known = np.isfinite(product)
+    clear_yes = known & (distance < 0.004) & (np.abs(product) < 1e8)
+    result = clear_yes.copy()
+    unsure = known & ~clear_yes & (distance < 0.006)
+    for i in np.flatnonzero(unsure):
+        result[i] = exact_pair(float(qty[i]), float(price[i]), Decimal(int(amounts[i])).scaleb(-2))
+    return result
+
+
+def quantity_text(quantity: Any, unit_price: Any) -> str | None:
+    """``0.5 x 19.99``: the pair kept in the description of an amount-only line."""
+    qty, price = _decimal(quantity), _decimal(unit_price)
+    if qty is None or price is None:
+        return None
+    quantity_part = format(qty.normalize(), "f")
+    price_part = format(price.normalize(), "f")
+    if price.as_tuple().exponent > -2 or len(price_part.partition(".")[2]) < 2:
+        price_part = format(price.quantize(_CENT), "f")
+    return f"{quantity_part} x {price_part}"
 
 
 def cents_to_float(cents: int) -> float:
