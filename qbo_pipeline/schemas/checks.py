@@ -94,11 +94,46 @@ def invoice_rules(invoices: pd.DataFrame, lines: pd.DataFrame, known_customers: 
     line_count = lines.groupby("invoice_id", sort=False).size()
     counts = invoices["id"].map(line_count).fillna(0)
     out.append(_mask_failures(invoices, exported & (counts == 0), "id", "no_lines"))
+    out += number_rules(invoices, exported)
     net = (lines["amount"] - lines["discount"].fillna(0.0)).groupby(lines["invoice_id"], sort=False).sum()
     totals = invoices["id"].map(net).fillna(0.0)
     negative = exported & (totals < -CENT_TOLERANCE)
     rows = np.flatnonzero(negative.to_numpy())
     out.append(failures(rows, "amount", "negative_total", totals.to_numpy()[rows]))
+    return out
+
+
+def _id_order(value: object) -> tuple[int, int, str]:
+    text = str(value).strip()
+    return (0, int(text), text) if text.isdigit() else (1, 0, text)
+
+
+def number_rules(invoices: pd.DataFrame, exported: pd.Series) -> list[pd.DataFrame]:
+    """Every exported invoice has its own number.
+
+    QBO would give an invoice without a number one of its own, and the record could then
+    never be found again by number (``no_number``). A number used by two different
+    invoices would make the second take over the first in QBO (``number_reused``): the
+    invoice with the smallest id (numeric ids by value) keeps it, the others are held back.
+    """
+    numbers = invoices["number"].astype(object).where(invoices["number"].notna(), None)
+    cleaned = numbers.map(lambda v: v.strip().casefold() if isinstance(v, str) else "")
+    exported = exported.fillna(False).to_numpy(dtype=bool)
+    empty_rows = np.flatnonzero(exported & (cleaned == "").to_numpy())
+    out = [failures(empty_rows, "number", "no_number", numbers.to_numpy()[empty_rows])]
+    holders: dict[str, list[tuple[tuple[int, int, str], int]]] = {}
+    for row in np.flatnonzero(exported & (cleaned != "").to_numpy()):
+        holders.setdefault(cleaned.iat[row], []).append((_id_order(invoices["id"].iat[row]), int(row)))
+    reused_rows, values = [], []
+    for members in holders.values():
+        if len(members) < 2:
+            continue
+        members.sort()
+        first_id = members[0][0][2]
+        for _, row in members[1:]:
+            reused_rows.append(row)
+            values.append(f"{numbers.iat[row]} (also on invoice {first_id})")
+    out.append(failures(reused_rows, "number", "number_reused", values))
     return out
 
 

@@ -76,6 +76,10 @@ TEMPLATES = {
     "unknown_invoice": "{subject} points at invoice {value}, which is neither in the source nor exported earlier.",
     "unknown_payment": "{subject} points at payment {value}, which is neither in the source nor exported earlier.",
     "no_lines": "The invoice has no lines; QuickBooks needs at least one.",
+    "no_number": "The invoice has no number; QuickBooks would number it itself and the invoice could not be "
+    "matched again. Give it a number in the source.",
+    "number_reused": "The invoice number {value} is used by another invoice too; a number must belong to one "
+    "invoice, so this one is held back until one of them is renumbered in the source.",
     "negative_total": "The invoice total is negative ({value}); QuickBooks does not accept negative invoices "
     "(issue a credit instead).",
     "overapplied": "The payment of {amount} is applied to invoices for {value} in total, more than was received.",

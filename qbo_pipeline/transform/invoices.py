@@ -14,12 +14,13 @@ import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.transform.context import TransformContext, TransformResult
-from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
+from qbo_pipeline.transform.payload import Payload, named_ref, ownership_marker, source_ref, with_marker
 from qbo_pipeline.transform.rules import (
     LIMITS,
     Report,
     cut,
     exact_pairs,
+    id_order,
     iso_date,
     quantity_text,
     short_doc_number,
@@ -142,6 +143,7 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
         built_lines, overflow = _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_refs,
                                                 max_desc, report)
 
+    doc_numbers = unique_doc_numbers(dict(zip(exported["id"].astype(str), exported["number"], strict=True)))
     payloads = []
     columns = ["id", "number", "customer_id", "status", "issue_date", "due_date", "currency", "memo", "deleted"]
     for index, row in enumerate(exported[columns].itertuples(index=False, name=None)):
@@ -163,13 +165,13 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
         lookup = {}
         number = text(number)
         if number:
-            doc = short_doc_number(number)
+            doc = doc_numbers[sid]
             if doc != number:
-                report.changed(sid, "DocNumber", number, doc, "doc_number_shortened")
+                rule = "doc_number_shortened" if doc == short_doc_number(number) else "doc_number_disambiguated"
+                report.changed(sid, "DocNumber", number, doc, rule)
             body["DocNumber"] = lookup["DocNumber"] = doc
         note = _private_note(sid, text(memo), overflow.get(sid, ()), report)
-        if note:
-            body["PrivateNote"] = note
+        body["PrivateNote"] = with_marker(note, "Invoice", sid)
         currency = text(currency)
         if currency and currency != options.home_currency:
             body["CurrencyRef"] = {"value": currency}
@@ -182,9 +184,39 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
     return TransformResult(payloads, skipped, normalisations)
 
 
+def unique_doc_numbers(numbers: dict[str, object]) -> dict[str, str]:
+    """Source id -> DocNumber, unique (case-insensitively) among different source numbers.
+
+    Numbers that fit keep themselves; long ones are shortened with a hash of the whole
+    number (batch-independent), and the rare short form still taken is re-hashed with the
+    source id, in numeric id order. The same source number on two invoices stays the same:
+    validation quarantines that reuse (check ``number_reused``).
+    """
+    result: dict[str, str] = {}
+    owner: dict[str, str] = {}  # casefolded DocNumber -> the source number holding it
+    wanted = {sid: text(number) for sid, number in numbers.items()}
+    ordered = sorted((sid for sid, n in wanted.items() if n), key=id_order)
+    fitting = [sid for sid in ordered if len(wanted[sid]) <= LIMITS["DocNumber"]]
+    for sid in fitting:
+        result[sid] = wanted[sid]
+        owner.setdefault(wanted[sid].casefold(), wanted[sid])
+    for sid in ordered:
+        if sid in result:
+            continue
+        number = wanted[sid]
+        doc, attempt = short_doc_number(number), 0
+        while owner.get(doc.casefold(), number) != number:
+            attempt += 1
+            doc = short_doc_number(number, salt=f"{sid}#{attempt}" if attempt > 1 else sid)
+        owner[doc.casefold()] = number
+        result[sid] = doc
+    return result
+
+
 def _private_note(sid: str, memo: str | None, overflow: tuple | list, report: Report) -> str | None:
-    """The memo (cut at 4000), then the full text of cut descriptions while it fits."""
-    limit = LIMITS["PrivateNote"]
+    """The memo (cut to leave room for the ownership marker), then the full text of cut descriptions
+    while it fits."""
+    limit = LIMITS["PrivateNote"] - len(ownership_marker("Invoice", sid)) - 1
     note = memo
     if note and len(note) > limit:
         report.changed(sid, "PrivateNote", note, cut(note, limit), "truncated")

@@ -6,6 +6,8 @@ can see which names were shortened or renamed and why.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ LIMITS: dict[str, int] = {
 }
 
 NAME_FIELDS = {"DisplayName", "CompanyName", "GivenName", "FamilyName", "Name"}
-DOC_NUMBER_HEAD, DOC_NUMBER_TAIL = 5, 13
+DOC_NUMBER_HEAD, DOC_NUMBER_HASH = 4, 4
 ELLIPSIS = "..."
 
 _FORBIDDEN_IN_NAMES = re.compile(r"[\t\r\n]+")
@@ -68,12 +70,37 @@ def cut(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[:limit].rstrip() or value[:limit]
 
 
-def short_doc_number(value: str, limit: int = LIMITS["DocNumber"]) -> str:
-    """DocNumber rule: a number longer than 21 keeps its first 5 and last 13 characters around ``...``."""
+def short_doc_number(value: str, limit: int = LIMITS["DocNumber"], salt: str = "") -> str:
+    """DocNumber rule: a number longer than 21 keeps its first 4 and last 11 characters around
+    ``~`` + a 4-character hash of the whole number + ``~`` (``PROJ~Q2ZK~2024-000017``).
+
+    The hash keeps two long numbers that share their ends apart (``PROJ-ALPHA-...-000017`` and
+    ``PROJ-BETA-...-000017``) and, unlike a counter, does not depend on which invoices are in
+    this run. ``salt`` (the source id) re-hashes the rare number whose short form is still taken.
+    """
     if len(value) <= limit:
         return value
-    tail = limit - DOC_NUMBER_HEAD - len(ELLIPSIS)
-    return value[:DOC_NUMBER_HEAD] + ELLIPSIS + value[-tail:]
+    digest = base64.b32encode(hashlib.sha256(f"{value}\x00{salt}".encode()).digest()).decode()[:DOC_NUMBER_HASH]
+    tail = limit - DOC_NUMBER_HEAD - DOC_NUMBER_HASH - 2
+    return f"{value[:DOC_NUMBER_HEAD]}~{digest}~{value[-tail:]}"
+
+
+def short_reference(value: str, limit: int) -> str:
+    """A long payment reference (gateway id) keeps its first 5 and last characters around ``...``;
+    references need not be unique in QBO, so no hash."""
+    if len(value) <= limit:
+        return value
+    tail = limit - 5 - len(ELLIPSIS)
+    return value[:5] + ELLIPSIS + value[-tail:]
+
+
+def id_order(source_id: Any) -> tuple[int, int, str]:
+    """Sort key for source ids: numeric ids by value ('60' before '132'), then the others as text."""
+    value = str(source_id)
+    stripped = value.strip()
+    if stripped.isdigit():
+        return (0, int(stripped), value)
+    return (1, 0, value)
 
 
 def to_cents(values: pd.Series | np.ndarray) -> np.ndarray:
