@@ -100,6 +100,16 @@ def invoice_rules(invoices: pd.DataFrame, lines: pd.DataFrame, known_customers: 
     negative = exported & (totals < -CENT_TOLERANCE)
     rows = np.flatnonzero(negative.to_numpy())
     out.append(failures(rows, "amount", "negative_total", totals.to_numpy()[rows]))
+    both = invoices["discount_amount"].notna() & invoices["discount_percent"].notna()
+    out.append(_mask_failures(invoices, both, "discount_amount", "two_discounts"))
+    line_tax = lines["tax_amount"].fillna(0.0).groupby(lines["invoice_id"], sort=False).sum()
+    tax = invoices["id"].map(line_tax).fillna(0.0) + invoices["tax_amount"].fillna(0.0)
+    base = totals + tax.where(invoices["discount_after_tax"].fillna(False).astype(bool), 0.0)
+    too_big = exported & ~negative & (invoices["discount_amount"].fillna(0.0) > base + CENT_TOLERANCE)
+    rows = np.flatnonzero(too_big.to_numpy())
+    out.append(failures(rows, "discount_amount", "discount_exceeds_total",
+                        [f"{d:.2f} (total {b:.2f})" for d, b in zip(invoices["discount_amount"].to_numpy()[rows],
+                                                                    base.to_numpy()[rows], strict=True)]))
     return out
 
 

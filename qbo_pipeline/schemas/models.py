@@ -125,6 +125,13 @@ class Invoice(_Transaction):
     issue_date: Series[pa.DateTime] = pa.Field(description="Invoice date (QBO TxnDate).")
     due_date: Series[pa.DateTime] = pa.Field(nullable=True, description="Due date, not before the invoice date.")
     memo: Series[str] = pa.Field(nullable=True, description="Internal note (QBO PrivateNote).")
+    tax_amount: Series[float] = pa.Field(nullable=True, description="Tax billed on the invoice as a whole (booked as is).")
+    tax_rate: Series[float] = pa.Field(nullable=True, ge=0, description="Percent of the invoice-level tax.")
+    tax_code: Series[str] = pa.Field(nullable=True, description="Source code of the invoice-level tax.")
+    discount_amount: Series[float] = pa.Field(nullable=True, ge=0, description="Invoice-level discount (amount).")
+    discount_percent: Series[float] = pa.Field(nullable=True, ge=0, le=100,
+                                               description="Invoice-level discount (percent, 0-100).")
+    discount_after_tax: Series[bool] = pa.Field(description="True: the discount applies to the total with tax.")
 
     @pa.dataframe_check(name="due_before_issue")
     def _due_after_issue(cls, df: pd.DataFrame) -> pd.Series:
@@ -145,6 +152,8 @@ class InvoiceLine(_Base):
     amount: Series[float] = pa.Field(description="quantity x unit_price (within half a cent), before discount.")
     discount: Series[float] = pa.Field(nullable=True, ge=0, description="Discount on this line, not negative.")
     tax_code: Series[str] = pa.Field(nullable=True, description="Source tax code, mapped to a QBO tax code.")
+    tax_amount: Series[float] = pa.Field(nullable=True, description="Tax billed on this line (booked as is).")
+    tax_rate: Series[float] = pa.Field(nullable=True, ge=0, description="Percent of the line's tax.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
 
     @pa.dataframe_check(name="amount_arithmetic")

@@ -76,6 +76,8 @@ TEMPLATES = {
     "unknown_invoice": "{subject} points at invoice {value}, which is neither in the source nor exported earlier.",
     "unknown_payment": "{subject} points at payment {value}, which is neither in the source nor exported earlier.",
     "no_lines": "The invoice has no lines; QuickBooks needs at least one.",
+    "two_discounts": "The invoice has both a discount amount and a discount percent; give one of them.",
+    "discount_exceeds_total": "The invoice discount {value} is larger than what it discounts.",
     "no_number": "The invoice has no number; QuickBooks would number it itself and the invoice could not be "
     "matched again. Give it a number in the source.",
     "number_reused": "The invoice number {value} is used by another invoice too; a number must belong to one "

@@ -158,7 +158,8 @@ def canonical_mapping(schema: str | None = None) -> Mapping:
     return Mapping(
         name=CANONICAL,
         entities={
-            name: EntityMapping(name, {c: ColumnSource(column=c) for c in entity.columns}, table=name, schema=schema)
+            name: EntityMapping(name, {c: ColumnSource(column=c) for c in entity.columns
+                                       if c not in model.OPTIONAL_COLUMNS.get(name, ())}, table=name, schema=schema)
             for name, entity in model.ENTITIES.items()
         },
     )

@@ -8,6 +8,7 @@ and the per-line dicts are then assembled in one pass over the sorted lines.
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -125,11 +126,24 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
     amount_cents = to_cents(lines["amount"].to_numpy()[pos])
     discount_cents = to_cents(lines["discount"].fillna(0.0).to_numpy()[pos])
     codes = codes.to_numpy()[pos]
+    line_tax = lines["tax_amount"].to_numpy(dtype="float64")[pos]
+    line_has_tax = ~np.isnan(line_tax)
+    line_tax_cents = to_cents(np.nan_to_num(line_tax))
+    if config.taxes.mode == "us" and line_has_tax.any():
+        # a line whose tax the source billed is taxable exactly when it was taxed
+        codes = np.where(line_has_tax, np.where(line_tax_cents != 0, "TAX", "NON"), codes)
 
     bounds_left = np.searchsorted(line_invoice, exported["id"].to_numpy(), side="left")
     bounds_right = np.searchsorted(line_invoice, exported["id"].to_numpy(), side="right")
-    running = np.concatenate([[0], np.cumsum(discount_cents)])
-    invoice_discount = running[bounds_right] - running[bounds_left]
+
+    def per_invoice(values: np.ndarray) -> np.ndarray:
+        running = np.concatenate([[0], np.cumsum(values)])
+        return running[bounds_right] - running[bounds_left]
+
+    invoice_discount = per_invoice(discount_cents)
+    net_cents = per_invoice(amount_cents) - invoice_discount
+    taxes = invoice_taxes(exported, per_invoice(line_tax_cents), per_invoice(line_has_tax.astype("int64")) > 0)
+    extra_discount, after_tax = invoice_discounts(exported, net_cents, taxes)
 
     generic = named_ref("Item", options.generic_item)
     tax_refs = _RefCache(lambda code: named_ref("TaxCode", code))
@@ -151,7 +165,7 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
         sid = str(sid)
         left, right = bounds_left[index], bounds_right[index]
         body_lines = built_lines(left, right)
-        discount = int(invoice_discount[index])
+        discount = int(invoice_discount[index]) + int(extra_discount[index])
         if discount:
             body_lines.append({
                 "Amount": discount / 100,
@@ -178,10 +192,46 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
         if mapped:
             body["GlobalTaxCalculation"] = config.taxes.global_calculation
         body["Line"] = body_lines
+        if extra_discount[index]:
+            body["ApplyTaxAfterDiscount"] = not bool(after_tax[index])
+        if taxes[index] is not None:
+            body["TxnTaxDetail"] = {"TotalTax": int(taxes[index]) / 100}
         action = "delete" if deleted else "void" if status == "void" else "upsert"
         payloads.append(Payload("Invoice", sid, body, action=action, lookup=lookup, txn_date=body["TxnDate"]))
     skipped, normalisations = report.frames()
     return TransformResult(payloads, skipped, normalisations)
+
+
+def invoice_taxes(invoices: pd.DataFrame, line_tax_cents: np.ndarray, any_line_tax: np.ndarray) -> list[int | None]:
+    """Tax billed per invoice in cents (lines' tax plus the invoice-level tax), or None when the
+    source gave no tax amount at all (then QBO applies the tax codes: code-only mode)."""
+    own = invoices["tax_amount"].to_numpy(dtype="float64")
+    own_cents = to_cents(np.nan_to_num(own))
+    billed = any_line_tax | ~np.isnan(own)
+    return [int(line_tax_cents[i] + own_cents[i]) if billed[i] else None for i in range(len(invoices))]
+
+
+def invoice_discounts(invoices: pd.DataFrame, net_cents: np.ndarray,
+                      taxes: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(invoice-level discount in cents, applies after tax) per invoice.
+
+    An amount is taken as is; a percent applies to the lines after their own discounts, plus
+    the billed tax when the source applies it after tax, rounded half-up to cents. It is sent
+    as an amount, so QBO's total is the source's to the cent (QBO's own percent discount would
+    apply to the lines only and allows 2 decimals).
+    """
+    amount = invoices["discount_amount"].to_numpy(dtype="float64")
+    percent = invoices["discount_percent"].to_numpy(dtype="float64")
+    after = invoices["discount_after_tax"].fillna(False).to_numpy(dtype=bool)
+    cents = np.zeros(len(invoices), dtype="int64")
+    for i in range(len(invoices)):
+        if not np.isnan(amount[i]):
+            cents[i] = to_cents(np.array([amount[i]]))[0]
+        elif not np.isnan(percent[i]) and percent[i]:
+            base = Decimal(int(net_cents[i]) + (int(taxes[i] or 0) if after[i] else 0))
+            pct = Decimal(repr(float(percent[i])))
+            cents[i] = int((base * pct / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return cents, after
 
 
 def unique_doc_numbers(numbers: dict[str, object]) -> dict[str, str]:

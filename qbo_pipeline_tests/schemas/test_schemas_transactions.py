@@ -177,3 +177,14 @@ def test_reused_and_missing_invoice_numbers_are_quarantined_in_numeric_id_order(
     assert q.loc["132", "check"] == "number_reused" and "also on invoice 60" in q.loc["132", "reason"]
     assert q.loc["7", "check"] == "no_number" and "no number" in q.loc["7", "reason"]
     assert set(result.valid["invoices"]["id"]) == {"60", "8", "9"}
+
+
+def test_invoice_discounts_that_cannot_apply_are_quarantined():
+    frames = invoice_frames(
+        [invoice("1", discount_amount=5.0, discount_percent=10), invoice("2", discount_amount=10.5),
+         invoice("3", discount_amount=10.5, discount_after_tax=True)],
+        [line("L1", "1"), line("L2", "2"), line("L3", "3", tax_amount=1.0)],
+    )
+    result = validate("invoices", frames, known_ids=KNOWN)
+    checks = dict(zip(result.quarantine["source_id"], result.quarantine["check"], strict=True))
+    assert checks == {"1": "two_discounts", "2": "discount_exceeds_total"}  # 3: 10.50 <= 10.00 + 1.00 tax
