@@ -13,13 +13,15 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from qbo_pipeline.source.model import CANONICAL_VALUES
+
 EMAIL_PATTERN = r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 EMAIL_MAX_LENGTH = 100  # QBO PrimaryEmailAddr; an e-mail cannot be shortened, so longer ones are quarantined
 
-PRODUCT_TYPES = ("service", "non_inventory", "inventory")
-INVOICE_STATUSES = ("draft", "sent", "paid", "void", "closed")
-CREDIT_KINDS = ("credit", "write_off", "bad_debt")
+PRODUCT_TYPES = CANONICAL_VALUES[("products", "type")]
+INVOICE_STATUSES = CANONICAL_VALUES[("invoices", "status")]
+CREDIT_KINDS = CANONICAL_VALUES[("credits", "kind")]
 
 
 def _is_email(series: pd.Series) -> pd.Series:

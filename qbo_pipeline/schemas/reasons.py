@@ -61,6 +61,8 @@ TEMPLATES = {
     "discount_exceeds_amount": "{subject} has a discount ({discount}) larger than its amount ({amount}).",
     "not_a_number": "{subject} has {a_label} that is not a number ({value!r}).",
     "not_a_date": "{subject} has {a_label} that is not a date ({value!r}).",
+    "date_format": "{subject} has {a_label} that does not match its declared format ({value}).",
+    "not_in_values": "{subject} has {a_label} that is not one of the values the mapping declares: {value}.",
     "not_a_boolean": "{subject} has {a_label} that is neither yes nor no ({value!r}).",
     "not_text": "{subject} has {a_label} with bytes that are not readable text (not UTF-8): {value!r}.",
     "control_characters": "{subject} has {a_label} with control characters QuickBooks cannot store ({value!r}).",

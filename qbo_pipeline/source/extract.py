@@ -35,11 +35,14 @@ from qbo_pipeline.source import model
 from qbo_pipeline.source.mapping import (
     CHILDREN,
     PARENT_KEY,
+    ColumnSource,
     Mapping,
     check_mapping,
     column_default,
     column_kind,
     load_mapping,
+    strptime_format,
+    value_key,
 )
 from qbo_pipeline.source.model import UNREADABLE
 
@@ -144,24 +147,79 @@ def _numbers(values: Sequence[Any], entity: str, column: str) -> pd.Series:
     return parsed
 
 
-def to_canonical_frame(entity: str, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+_ISO_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*$")
+
+
+def _declared_values(values: Sequence[Any], source: ColumnSource, mark_one: Any) -> list[Any]:
+    """Source values through the mapping's ``values:`` list; an unlisted value is marked and read as NULL."""
+    table = source.value_map
+    listed = ", ".join(repr(k) for k in table)
+    out = []
+    for position, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        key = value_key(value)
+        if key in table:
+            out.append(table[key])
+        else:
+            mark_one(position, "not_in_values", f"{_short(value)!r} (declared: {listed})")
+            out.append(None)
+    return out
+
+
+def _text_dates(values: Sequence[Any], declared: str | None, mark_one: Any) -> list[Any]:
+    """Dates kept as text are read in their declared format, else only as ISO (YYYY-MM-DD...):
+    ``05.03.2024`` is never guessed to be May 3rd or March 5th; it is marked instead."""
+    directives = strptime_format(declared) if declared else None
+    out: list[Any] = []
+    for position, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            out.append(value)
+        elif directives is not None:
+            try:
+                out.append(datetime.strptime(value.strip(), directives))
+            except ValueError:
+                mark_one(position, "date_format", f"{_short(value)!r}, declared format {declared}")
+                out.append(None)
+        elif _ISO_DATE.match(value):
+            out.append(value)
+        else:
+            mark_one(position, "not_a_date", _short(value))
+            out.append(None)
+    return out
+
+
+def to_canonical_frame(entity: str, rows: Sequence[Sequence[Any]],
+                       sources: dict[str, ColumnSource] | None = None) -> pd.DataFrame:
     """Rows in canonical column order -> a frame with the model's dtypes (see model.py).
 
     A value that cannot become its canonical type is read as missing (booleans: as the
     column's default) and recorded in the ``_unreadable`` column, so validation quarantines
-    that row, with the raw value in the reason, and the other rows go on.
+    that row, with the raw value in the reason, and the other rows go on. ``sources`` (the
+    entity's mapping columns) brings declared date formats and value lists.
     """
     columns = model.ENTITIES[entity].columns
     transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     data: dict[str, pd.Series] = {}
     problems: dict[int, dict[str, tuple[str, str]]] = {}
+    sources = sources or {}
 
     def mark(positions: Any, values: Sequence[Any], column: str, check: str) -> None:
         for position in positions:
-            problems.setdefault(int(position), {})[column] = (check, _short(values[position]))
+            problems.setdefault(int(position), {}).setdefault(column, (check, _short(values[position])))
 
     for name, values in zip(columns, transposed, strict=True):
         kind = column_kind(entity, name)
+        source = sources.get(name)
+
+        def mark_one(position: int, check: str, shown: str, name: str = name) -> None:
+            problems.setdefault(int(position), {})[name] = (check, shown)
+
+        if source is not None and source.values is not None:
+            values = _declared_values(values, source, mark_one)
+        if kind in ("date", "datetime"):
+            values = _text_dates(values, source.format if source is not None else None, mark_one)
         if kind in ("id", "text"):
             convert = _as_id if kind == "id" else (lambda v: v if v is None or isinstance(v, str) else _as_id(v))
             series = pd.Series([convert(v) for v in values], dtype=object)
@@ -389,9 +447,11 @@ class SourceReader:
         for statement in statements:
             with self.engine.connect() as conn:
                 result = conn.execution_options(stream_results=True, yield_per=chunksize).execute(statement)
+                em = self.mapping.entity(entity)
+                sources = em.columns if em is not None else None
                 for rows in result.partitions(chunksize):
                     total += len(rows)
-                    yield to_canonical_frame(entity, rows)
+                    yield to_canonical_frame(entity, rows, sources)
         log.debug("streamed %d %s row(s)", total, entity)
 
     def read(

@@ -81,7 +81,7 @@ invoices = sa.Table(
     sa.Column("tax_code", sa.Text, comment="source tax code of the invoice-level tax (reported)"),
     sa.Column("discount_amount", sa.Numeric(18, 2), comment="invoice-level discount as an amount (>= 0)"),
     sa.Column("discount_percent", sa.Numeric(9, 4), comment="invoice-level discount as a percent (0-100)"),
-    sa.Column("discount_after_tax", sa.Boolean, nullable=False, default=False,
+    sa.Column("discount_after_tax", sa.Boolean, default=False,
               comment="the invoice-level discount applies to the total with tax (else to the lines before tax)"),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
@@ -194,6 +194,13 @@ ENTITIES: dict[str, Entity] = {
         Entity("refunds", refunds, txn_date_column="date"),
     )
 }
+
+CANONICAL_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("invoices", "status"): ("draft", "sent", "paid", "void", "closed"),
+    ("products", "type"): ("service", "non_inventory", "inventory"),
+    ("credits", "kind"): ("credit", "write_off", "bad_debt"),
+}
+"""The closed value lists of canonical text columns (a mapping's ``values:`` must land in them)."""
 
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "invoices": ("tax_amount", "tax_rate", "tax_code", "discount_amount", "discount_percent", "discount_after_tax"),
