@@ -82,12 +82,12 @@ def customer_rules(customers: pd.DataFrame, known_customers: set[str] | None) ->
 def product_rules(products: pd.DataFrame) -> list[pd.DataFrame]:
     """An item needs a name (the SKU stands in when the name is empty)."""
     nameless = _blank(products["name"]) & _blank(products["sku"])
-    return [_mask_failures(products, nameless, "name", "no_name")]
+    return [_mask_failures(products, nameless, "name", "no_name"), *too_large(products, ("unit_price", "cost"))]
 
 
 def invoice_rules(invoices: pd.DataFrame, lines: pd.DataFrame, known_customers: set[str] | None) -> list[pd.DataFrame]:
     """The customer exists; exported invoices have lines and a total that is not negative."""
-    out = []
+    out = too_large(invoices, ("tax_amount", "discount_amount"))
     if known_customers is not None:
         out.append(unknown_reference(invoices, "customer_id", known_customers, "unknown_customer"))
     exported = (invoices["status"] != "draft") & ~invoices["deleted"]
@@ -149,7 +149,7 @@ def number_rules(invoices: pd.DataFrame, exported: pd.Series) -> list[pd.DataFra
 
 def line_rules(lines: pd.DataFrame, known_products: set[str] | None, config: PipelineConfig | None) -> list[pd.DataFrame]:
     """A billed product exists (or the line is free text); tax codes are mapped when mapping is on."""
-    out = []
+    out = too_large(lines, ("quantity", "unit_price", "amount", "discount", "tax_amount"))
     if known_products is not None:
         out.append(unknown_reference(lines, "product_id", known_products, "unknown_product"))
     if config is not None and config.taxes.mode == "mapped":
@@ -167,14 +167,14 @@ def payment_rules(payments: pd.DataFrame, applications: pd.DataFrame, known_cust
 
     Returns (failures on payments, failures on applications).
     """
-    on_payments, on_applications = [], []
+    on_payments, on_applications = too_large(payments, ("amount",)), too_large(applications, ("amount",))
     if known_customers is not None:
         on_payments.append(unknown_reference(payments, "customer_id", known_customers, "unknown_customer"))
     if known_invoices is not None:
         on_applications.append(unknown_reference(applications, "invoice_id", known_invoices, "unknown_invoice"))
     applied = applications.groupby("payment_id", sort=False)["amount"].sum()
     total_applied = payments["id"].map(applied).fillna(0.0)
-    over = total_applied > payments["amount"] + CENT_TOLERANCE
+    over = (total_applied > payments["amount"] + CENT_TOLERANCE) & (payments["amount"] >= 0)  # negative: one reason
     rows = np.flatnonzero(over.to_numpy())
     on_payments.append(failures(rows, "amount", "overapplied", total_applied.to_numpy()[rows]))
     return on_payments, on_applications
@@ -182,7 +182,7 @@ def payment_rules(payments: pd.DataFrame, applications: pd.DataFrame, known_cust
 
 def credit_rules(credits: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
     """The customer, the credited invoice and the credited product exist."""
-    out = []
+    out = too_large(credits, ("amount",))
     for column, entity, check in (("customer_id", "customers", "unknown_customer"),
                                   ("invoice_id", "invoices", "unknown_invoice"),
                                   ("product_id", "products", "unknown_product")):
@@ -193,7 +193,7 @@ def credit_rules(credits: pd.DataFrame, known: dict[str, set[str] | None]) -> li
 
 def refund_rules(refunds: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
     """The customer, the refunded payment and the refunded product exist."""
-    out = []
+    out = too_large(refunds, ("amount",))
     for column, entity, check in (("customer_id", "customers", "unknown_customer"),
                                   ("payment_id", "payments", "unknown_payment"),
                                   ("product_id", "products", "unknown_product")):
@@ -202,10 +202,25 @@ def refund_rules(refunds: pd.DataFrame, known: dict[str, set[str] | None]) -> li
     return out
 
 
+EARLIEST_DATE = pd.Timestamp("1950-01-01")
+MAX_AMOUNT = 9_999_999_999.99
+"""QBO amounts have at most 10 digits before the decimal point ("15 digits, 10.5", Amount in the
+Invoice reference); a larger amount would come back as a 6070 or be cut, so it is held back."""
+
+
 def future_dated(frame: pd.DataFrame, column: str, as_of: date) -> pd.DataFrame:
-    """Transactions dated after ``as_of`` (plus a day of time-zone slack): not yet real."""
+    """Transactions dated after ``as_of`` (plus a day of time-zone slack): not yet real; and
+    transactions dated before 1950: a typo or a placeholder (1900-01-01), not a real date."""
     limit = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    return _mask_failures(frame, frame[column] > limit, column, "future_date")
+    return pd.concat([_mask_failures(frame, frame[column] > limit, column, "future_date"),
+                      _mask_failures(frame, frame[column] < EARLIEST_DATE, column, "date_too_old")],
+                     ignore_index=True)
+
+
+def too_large(frame: pd.DataFrame, columns: Iterable[str]) -> list[pd.DataFrame]:
+    """Amounts QBO cannot hold (more than 10 digits before the decimal point)."""
+    return [_mask_failures(frame, frame[c].abs() > MAX_AMOUNT, c, "amount_too_large")
+            for c in columns if c in frame]
 
 
 def currency_mismatch(frame: pd.DataFrame, customer_currencies: Mapping[str, str | None], home: str) -> pd.DataFrame:

@@ -15,28 +15,16 @@ from pandera.typing import Series
 
 from qbo_pipeline.source.model import CANONICAL_VALUES
 
-EMAIL_PATTERN = r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
-EMAIL_MAX_LENGTH = 100  # QBO PrimaryEmailAddr; an e-mail cannot be shortened, so longer ones are quarantined
 
 PRODUCT_TYPES = CANONICAL_VALUES[("products", "type")]
 INVOICE_STATUSES = CANONICAL_VALUES[("invoices", "status")]
 CREDIT_KINDS = CANONICAL_VALUES[("credits", "kind")]
 
 
-def _is_email(series: pd.Series) -> pd.Series:
-    text = series.astype(object)
-    return text.isna() | text.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
-
-
 def _is_currency(series: pd.Series) -> pd.Series:
     text = series.astype(object)
     return text.isna() | text.str.fullmatch(CURRENCY_PATTERN).fillna(False).astype(bool)
-
-
-def _fits_email_length(series: pd.Series) -> pd.Series:
-    text = series.astype(object)
-    return text.isna() | (text.str.len() <= EMAIL_MAX_LENGTH).fillna(True).astype(bool)
 
 
 class _Base(pa.DataFrameModel):
@@ -55,7 +43,7 @@ class Customer(_Base):
     company_name: Series[str] = pa.Field(nullable=True, description="Company name.")
     given_name: Series[str] = pa.Field(nullable=True, description="First name of the contact.")
     family_name: Series[str] = pa.Field(nullable=True, description="Last name of the contact.")
-    email: Series[str] = pa.Field(nullable=True, description="Primary e-mail (name@domain.tld, at most 100).")
+    email: Series[str] = pa.Field(nullable=True, description="Primary e-mail; an invalid one is dropped and reported.")
     phone: Series[str] = pa.Field(nullable=True, description="Primary phone, free form.")
     bill_line1: Series[str] = pa.Field(nullable=True, description="Billing address, first line.")
     bill_line2: Series[str] = pa.Field(nullable=True, description="Billing address, second line.")
@@ -70,14 +58,6 @@ class Customer(_Base):
     deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: made inactive in QBO.")
     currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.check("email", name="email_format")
-    def _email_format(cls, series: pd.Series) -> pd.Series:
-        return _is_email(series)
-
-    @pa.check("email", name="email_length")
-    def _email_length(cls, series: pd.Series) -> pd.Series:
-        return _fits_email_length(series)
 
     @pa.check("currency", name="currency_code")
     def _currency(cls, series: pd.Series) -> pd.Series:

@@ -88,6 +88,10 @@ TEMPLATES = {
     "(issue a credit instead).",
     "overapplied": "The payment of {amount} is applied to invoices for {value} in total, more than was received.",
     "unmapped_tax_code": "{subject} uses the tax code {value!r}, which has no entry in taxes.map.",
+    "date_too_old": "{subject} is dated {value}, before 1950; that is taken for a typo or a placeholder date. "
+    "Correct the date in the source.",
+    "amount_too_large": "{subject} has {a_label} of {value}, more than QuickBooks can hold (at most 10 digits "
+    "before the decimal point).",
     "future_date": "{subject} is dated {value}, in the future; it is exported once that date has come and "
     "the record changes again, or after the date is corrected.",
     "currency_mismatch": "{subject} is in {value}; QuickBooks needs a customer's transactions in the customer's "

@@ -47,6 +47,10 @@ DOC_NUMBER_HEAD, DOC_NUMBER_HASH = 4, 4
 ELLIPSIS = "..."
 
 _FORBIDDEN_IN_NAMES = re.compile(r"[\t\r\n]+")
+# Bidirectional controls (right-to-left override U+202E and kin) make a name display as other text.
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_EMAIL = re.compile(r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$")
+EMAIL_MAX_LENGTH = 100  # QBO PrimaryEmailAddr; an e-mail cannot be shortened
 _SPACES = re.compile(r" {2,}")
 _CENT = Decimal("0.01")
 
@@ -60,10 +64,21 @@ def text(value: Any) -> str | None:
 
 
 def clean_name(value: str) -> str:
-    """A QBO name: ``:`` becomes ``-`` (QBO reserves it for Parent:Child), tabs and newlines a space."""
-    value = value.replace(":", "-")
+    """A QBO name: ``:`` becomes ``-`` (QBO reserves it for Parent:Child), tabs and newlines a space,
+    bidirectional controls (a right-to-left override that makes a name read as another) are removed."""
+    value = _BIDI_CONTROLS.sub("", value).replace(":", "-")
     value = _FORBIDDEN_IN_NAMES.sub(" ", value)
     return _SPACES.sub(" ", value).strip()
+
+
+def valid_email(value: str | None) -> bool:
+    """An address QBO accepts (name@domain.tld, at most 100 characters)."""
+    return value is not None and len(value) <= EMAIL_MAX_LENGTH and bool(_EMAIL.fullmatch(value))
+
+
+def valid_phone(value: str | None) -> bool:
+    """A phone number has at least one digit (``n/a``, ``-`` are placeholders, not numbers)."""
+    return value is not None and any(ch.isdigit() for ch in value)
 
 
 def cut(value: str, limit: int) -> str:
