@@ -20,9 +20,11 @@ Incremental rules (docs/canonical-model.md, "Incremental extraction"):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -299,6 +301,37 @@ def _sessions_in_utc(engine: sa.Engine) -> None:
     engine._qbo_utc_sessions = True
 
 
+FINGERPRINT_EXCLUDED = ("updated_at", UNREADABLE)
+
+
+def fingerprint_rows(frame: pd.DataFrame) -> pd.Series:
+    """A 64-bit content hash per canonical row (hex), over every column but ``updated_at``.
+
+    pandas' row hashing is vectorized and keyed with a fixed key, so the same values give the
+    same fingerprint in every run and process.
+    """
+    columns = [c for c in frame.columns if c not in FINGERPRINT_EXCLUDED]
+    hashed = pd.util.hash_pandas_object(frame[columns].astype(object).where(frame[columns].notna(), None),
+                                        index=False)
+    return pd.Series([f"{int(h):016x}" for h in hashed.to_numpy()], index=frame.index, dtype=object)
+
+
+@dataclass
+class ChangedRows:
+    """What changed in one entity since the last export: the rows to export and what to remember.
+
+    ``rows`` / ``children``: complete changed records (an invoice with all its lines).
+    ``fingerprints``: per stamp-less table, source id -> fingerprint of the rows that are new or
+    changed (children: keyed by parent id); ``removed``: per table, ids fingerprinted before and
+    gone now. Save both with ``Ledger.save_fingerprints`` once the export finished.
+    """
+
+    rows: pd.DataFrame
+    children: pd.DataFrame | None
+    fingerprints: dict[str, dict[str, str]]
+    removed: dict[str, set[str]]
+
+
 class SourceReader:
     """Reads canonical entities from one source database through a mapping.
 
@@ -495,6 +528,74 @@ class SourceReader:
                 if not pd.isna(parsed):
                     stamps.append(parsed.to_pydatetime())
         return max(stamps) if stamps else None
+
+    def stamped(self, entity: str) -> bool:
+        """True when the entity (and its child table) has a modification stamp in the mapping."""
+        em = self.mapping.entity(entity)
+        return em is None or em.stamped
+
+    def _fingerprints_of(self, entity: str, chunksize: int | None) -> dict[str, str]:
+        """Source id -> fingerprint of every row; for a child table, one per parent (its children's
+        fingerprints combined in child-id order, so an edited, added or removed line changes it)."""
+        parent_key = PARENT_KEY.get(entity)
+        out: dict[str, str] = {}
+        per_parent: dict[str, list[tuple[str, str]]] = {}
+        for chunk in self.iter_chunks(entity, chunksize=chunksize):
+            prints = fingerprint_rows(chunk)
+            if parent_key is None:
+                out.update(zip(chunk["id"].astype(str), prints, strict=True))
+            else:
+                for parent, child, value in zip(chunk[parent_key].astype(str), chunk["id"].astype(str), prints,
+                                                strict=True):
+                    per_parent.setdefault(parent, []).append((child, value))
+        for parent, members in per_parent.items():
+            members.sort()
+            digest = hashlib.blake2b("|".join(f"{c}={v}" for c, v in members).encode(), digest_size=8)
+            out[parent] = digest.hexdigest()
+        return out
+
+    def changed_rows(self, entity: str, cursor: datetime | None,
+                     fingerprints: dict[str, dict[str, str]] | None = None, *,
+                     chunksize: int | None = None) -> ChangedRows:
+        """The entity's rows changed since ``cursor`` (None: all), whatever stamps the source has.
+
+        Stamped tables are filtered in the database (``updated_at`` after the cursor, with the
+        overlap). A table mapped with ``watermark: none`` is read whole and each row compared
+        with ``fingerprints[table]`` (from ``Ledger.fingerprints``): new or edited rows count as
+        changed, back-dated ones included, and rows gone from the source are reported in
+        ``removed``. A parent changes when any of its children did. ``cursor=None`` reads
+        everything (a full sync) and still returns fresh fingerprints.
+        """
+        known = fingerprints or {}
+        child = CHILDREN.get(entity)
+        tables = [entity] + ([child] if child and self.mapping.entity(child) is not None else [])
+        stampless = [t for t in tables if not self.stamped(t)]
+        if not stampless:
+            rows = self.read(entity, since=cursor, chunksize=chunksize)
+            children = self.read(child, ids=list(rows["id"]), chunksize=chunksize) if len(tables) > 1 else None
+            return ChangedRows(rows, children, {}, {})
+        changed: set[str] = set()
+        new_prints: dict[str, dict[str, str]] = {}
+        removed: dict[str, set[str]] = {}
+        for table in stampless:
+            current = self._fingerprints_of(table, chunksize)
+            before = known.get(table, {})
+            new_prints[table] = {k: v for k, v in current.items() if before.get(k) != v}
+            removed[table] = set(before) - set(current)
+            changed |= set(new_prints[table])
+            if cursor is None and table == entity:
+                changed |= set(current)  # a full sync reads every record
+        if self.stamped(entity):
+            changed |= set(self.read(entity, since=cursor, chunksize=chunksize)["id"].astype(str))
+        ids = sorted(changed, key=lambda v: (len(v), v))
+        rows = self.read(entity, ids=ids, chunksize=chunksize) if ids else empty_frame(entity)
+        children = None
+        if len(tables) > 1:
+            children = self.read(child, ids=ids, chunksize=chunksize) if ids else empty_frame(child)
+        if entity in stampless:  # a parent fingerprinted but its changed ids point at no row: removed
+            present = set(rows["id"].astype(str))
+            new_prints[entity] = {k: v for k, v in new_prints[entity].items() if k in present}
+        return ChangedRows(rows, children, new_prints, removed)
 
     def changed_dates(self, entity: str, since: datetime) -> list[date]:
         """Distinct transaction dates of rows changed after ``since`` (with the overlap), sorted.

@@ -46,6 +46,8 @@ PARENT_KEY = {"invoice_lines": "invoice_id", "payment_applications": "payment_id
 CHILDREN = {parent: child for child, parent in ((e.name, e.parent) for e in model.ENTITIES.values()) if parent}
 
 _ENTITY_KEYS = {"table", "query", "columns", "watermark", "schema"}
+NO_STAMP = "1970-01-01 00:00:00"
+"""``updated_at`` of rows of a table mapped with ``watermark: none``."""
 
 
 class MappingError(ValueError):
@@ -150,6 +152,7 @@ class EntityMapping:
     table: str | None = None
     query: str | None = None
     schema: str | None = None
+    stamped: bool = True  # False: `watermark: none`, changes are found by content fingerprints
 
     @property
     def source_label(self) -> str:
@@ -319,16 +322,24 @@ def _parse_entity(path: str, name: str, spec: Any, default_schema: str | None) -
         if column not in canonical:
             raise MappingError(f"{where}, column {column!r}: not a canonical column of {name}; expected one of {canonical}")
         columns[column] = _parse_column(f"{where}, column {column!r}", source, name, column)
+    stamped = True
     if "watermark" in spec:
         if "updated_at" in columns:
             raise MappingError(f"{where}: give the watermark either as `watermark` or as columns.updated_at, not both")
-        columns["updated_at"] = _parse_column(f"{where}, watermark", spec["watermark"])
+        if spec["watermark"] is None or str(spec["watermark"]).strip().lower() == "none":
+            # no usable modification stamp: rows are compared by content (SourceReader.changed_rows)
+            stamped = False
+            columns["updated_at"] = ColumnSource(value=NO_STAMP, constant=True)
+        else:
+            columns["updated_at"] = _parse_column(f"{where}, watermark", spec["watermark"])
     required = ["id", "updated_at"] + ([PARENT_KEY[name]] if name in PARENT_KEY else [])
     for column in required:
         if column not in columns:
-            hint = " (the watermark: set `watermark: <column>`)" if column == "updated_at" else ""
+            hint = (" (the watermark: set `watermark: <column>`, or `watermark: none` for a table without a "
+                    "modification stamp)") if column == "updated_at" else ""
             raise MappingError(f"{where}, column {column!r}: required but not mapped{hint}")
-    return EntityMapping(name, columns, table=table, query=query, schema=spec.get("schema", default_schema))
+    return EntityMapping(name, columns, table=table, query=query, schema=spec.get("schema", default_schema),
+                         stamped=stamped)
 
 
 def parse_mapping(data: Any, path: str = "<mapping>") -> Mapping:
