@@ -107,6 +107,9 @@ class Invoice(_Transaction):
     issue_date: Series[pa.DateTime] = pa.Field(description="Invoice date (QBO TxnDate).")
     due_date: Series[pa.DateTime] = pa.Field(nullable=True, description="Due date, not before the invoice date.")
     memo: Series[str] = pa.Field(nullable=True, description="Internal note (QBO PrivateNote).")
+    kind: Series[str] = pa.Field(nullable=True, isin=list(CANONICAL_VALUES[("invoices", "kind")]),
+                                 description="invoice | credit_note (a QBO CreditMemo with its number and lines).")
+    credited_invoice_id: Series[str] = pa.Field(nullable=True, description="Credit notes: the invoice credited.")
     tax_amount: Series[float] = pa.Field(nullable=True, description="Tax billed on the invoice as a whole (booked as is).")
     tax_rate: Series[float] = pa.Field(nullable=True, ge=0, description="Percent of the invoice-level tax.")
     tax_code: Series[str] = pa.Field(nullable=True, description="Source code of the invoice-level tax.")

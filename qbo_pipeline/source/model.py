@@ -75,6 +75,8 @@ invoices = sa.Table(
     sa.Column("due_date", sa.Date),
     sa.Column("currency", sa.String(3)),
     sa.Column("memo", sa.Text),
+    sa.Column("kind", sa.String(16), comment="invoice | credit_note (a credit invoice: QBO CreditMemo); invoice when empty"),
+    sa.Column("credited_invoice_id", sa.String(64), comment="credit notes: the invoice they credit (applied to it)"),
     sa.Column("tax_amount", sa.Numeric(18, 2),
               comment="tax billed on the invoice as a whole (sources that keep tax per invoice); booked as is"),
     sa.Column("tax_rate", sa.Numeric(9, 4), comment="percent the invoice-level tax was computed with (reported)"),
@@ -197,13 +199,15 @@ ENTITIES: dict[str, Entity] = {
 
 CANONICAL_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("invoices", "status"): ("draft", "sent", "paid", "void", "closed"),
+    ("invoices", "kind"): ("invoice", "credit_note"),
     ("products", "type"): ("service", "non_inventory", "inventory"),
     ("credits", "kind"): ("credit", "write_off", "bad_debt"),
 }
 """The closed value lists of canonical text columns (a mapping's ``values:`` must land in them)."""
 
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "invoices": ("tax_amount", "tax_rate", "tax_code", "discount_amount", "discount_percent", "discount_after_tax"),
+    "invoices": ("kind", "credited_invoice_id", "tax_amount", "tax_rate", "tax_code", "discount_amount",
+                 "discount_percent", "discount_after_tax"),
     "invoice_lines": ("tax_amount", "tax_rate"),
 }
 """Columns added after the first release (tax as billed, invoice discounts). The identity

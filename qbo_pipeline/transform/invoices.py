@@ -30,6 +30,7 @@ from qbo_pipeline.transform.rules import (
 )
 
 UNPAID_STATUSES = {"sent"}
+APPLY_NOTE_PREFIX = "apply_note:"
 
 
 def transaction_skips(dates: pd.Series, start: date) -> np.ndarray:
@@ -159,10 +160,13 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
 
     doc_numbers = unique_doc_numbers(dict(zip(exported["id"].astype(str), exported["number"], strict=True)))
     payloads = []
-    columns = ["id", "number", "customer_id", "status", "issue_date", "due_date", "currency", "memo", "deleted"]
+    columns = ["id", "number", "customer_id", "status", "issue_date", "due_date", "currency", "memo", "deleted",
+               "kind", "credited_invoice_id"]
+    applications = []
     for index, row in enumerate(exported[columns].itertuples(index=False, name=None)):
-        sid, number, customer, status, issued, due, currency, memo, deleted = row
+        sid, number, customer, status, issued, due, currency, memo, deleted, kind, credited = row
         sid = str(sid)
+        entity = "CreditMemo" if kind == "credit_note" else "Invoice"
         left, right = bounds_left[index], bounds_right[index]
         body_lines = built_lines(left, right)
         discount = int(invoice_discount[index]) + int(extra_discount[index])
@@ -174,7 +178,7 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
             })
         body: dict = {"CustomerRef": source_ref("Customer", customer), "TxnDate": iso_date(issued)}
         due_iso = iso_date(due)
-        if due_iso:
+        if due_iso and entity == "Invoice":
             body["DueDate"] = due_iso
         lookup = {}
         number = text(number)
@@ -185,7 +189,7 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
                 report.changed(sid, "DocNumber", number, doc, rule)
             body["DocNumber"] = lookup["DocNumber"] = doc
         note = _private_note(sid, text(memo), overflow.get(sid, ()), report)
-        body["PrivateNote"] = with_marker(note, "Invoice", sid)
+        body["PrivateNote"] = with_marker(note, entity, sid)
         currency = text(currency)
         if currency and currency != options.home_currency:
             body["CurrencyRef"] = {"value": currency}
@@ -197,9 +201,38 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
         if taxes[index] is not None:
             body["TxnTaxDetail"] = {"TotalTax": int(taxes[index]) / 100}
         action = "delete" if deleted else "void" if status == "void" else "upsert"
-        payloads.append(Payload("Invoice", sid, body, action=action, lookup=lookup, txn_date=body["TxnDate"]))
+        if entity == "CreditMemo" and action == "void":
+            action = "delete"  # QBO documents no void for credit memos
+        payloads.append(Payload(entity, sid, body, action=action, lookup=lookup, txn_date=body["TxnDate"]))
+        credited = text(credited)
+        if entity == "CreditMemo" and credited and action == "upsert" and options.apply_credits_to_invoices:
+            total = int(net_cents[index]) - int(extra_discount[index]) + int(taxes[index] or 0)
+            if total > 0:
+                applications.append(credit_application(sid, credited, str(customer), body["TxnDate"], total,
+                                                       currency, config))
     skipped, normalisations = report.frames()
-    return TransformResult(payloads, skipped, normalisations)
+    return TransformResult(payloads + applications, skipped, normalisations)
+
+
+def credit_application(note_id: str, invoice_id: str, customer: str, txn_date: str, cents: int,
+                       currency: str | None, config: PipelineConfig) -> Payload:
+    """A zero Payment applying a credit note to the invoice it credits (source id ``apply_note:<id>``)."""
+    body = {
+        "CustomerRef": source_ref("Customer", customer),
+        "TxnDate": txn_date,
+        "TotalAmt": 0.0,
+        "PrivateNote": with_marker(f"Applies credit note {note_id} to invoice {invoice_id}.", "Payment",
+                                   APPLY_NOTE_PREFIX + note_id),
+        "Line": [_linked(cents, "Invoice", invoice_id), _linked(cents, "CreditMemo", note_id)],
+    }
+    if currency and currency != config.options.home_currency:
+        body["CurrencyRef"] = {"value": currency}
+    return Payload("Payment", APPLY_NOTE_PREFIX + note_id, body, txn_date=txn_date)
+
+
+def _linked(cents: int, entity: str, source_id: str) -> dict:
+    return {"Amount": cents / 100,
+            "LinkedTxn": [{"TxnId": source_ref(entity, source_id, as_id=True), "TxnType": entity}]}
 
 
 def invoice_taxes(invoices: pd.DataFrame, line_tax_cents: np.ndarray, any_line_tax: np.ndarray) -> list[int | None]:

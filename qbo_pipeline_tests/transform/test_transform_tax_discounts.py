@@ -70,3 +70,18 @@ def test_a_half_cent_percent_discount_rounds_half_up():
     (payload,) = build([inv("1", discount_percent=50)], [ln("L1", "1", 0.05)])  # 0.025 -> 0.03
     (discount,) = [line for line in payload.body["Line"] if line["DetailType"] == "DiscountLineDetail"]
     assert discount["Amount"] == 0.03
+
+
+def test_a_credit_invoice_becomes_a_credit_memo_with_its_number_lines_tax_and_application():
+    payloads = build([inv("1"), inv("2", kind="credit_note", number="CN-1", credited_invoice_id="1",
+                                    due_date="2024-04-01")],
+                     [ln("L1", "1", 100.0, tax_amount=10.0),
+                      ln("L1", "2", 40.0, tax_amount=4.0), ln("L2", "2", 10.0)])
+    invoice, note, application = payloads
+    assert (invoice.entity, note.entity, application.entity) == ("Invoice", "CreditMemo", "Payment")
+    body = note.body
+    assert body["DocNumber"] == "CN-1" and "DueDate" not in body and len(body["Line"]) == 2
+    assert body["TxnTaxDetail"] == {"TotalTax": 4.0} and body["PrivateNote"].endswith("[qbo-pipeline CreditMemo 2]")
+    assert payload_total(body) == Decimal("54.00")
+    assert application.source_id == "apply_note:2" and application.body["TotalAmt"] == 0.0
+    assert [line["Amount"] for line in application.body["Line"]] == [54.0, 54.0]
