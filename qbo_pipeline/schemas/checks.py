@@ -100,7 +100,7 @@ def invoice_rules(invoices: pd.DataFrame, lines: pd.DataFrame, known_customers: 
     negative = exported & (totals < -CENT_TOLERANCE)
     rows = np.flatnonzero(negative.to_numpy())
     out.append(failures(rows, "amount", "negative_total", totals.to_numpy()[rows]))
-    both = invoices["discount_amount"].notna() & invoices["discount_percent"].notna()
+    both = (invoices["discount_amount"].fillna(0.0) != 0) & (invoices["discount_percent"].fillna(0.0) != 0)
     out.append(_mask_failures(invoices, both, "discount_amount", "two_discounts"))
     line_tax = lines["tax_amount"].fillna(0.0).groupby(lines["invoice_id"], sort=False).sum()
     tax = invoices["id"].map(line_tax).fillna(0.0) + invoices["tax_amount"].fillna(0.0)

@@ -258,13 +258,31 @@ def invoice_discounts(invoices: pd.DataFrame, net_cents: np.ndarray,
     after = invoices["discount_after_tax"].fillna(False).to_numpy(dtype=bool)
     cents = np.zeros(len(invoices), dtype="int64")
     for i in range(len(invoices)):
-        if not np.isnan(amount[i]):
+        if not np.isnan(amount[i]) and amount[i]:
             cents[i] = to_cents(np.array([amount[i]]))[0]
         elif not np.isnan(percent[i]) and percent[i]:
             base = Decimal(int(net_cents[i]) + (int(taxes[i] or 0) if after[i] else 0))
             pct = Decimal(repr(float(percent[i])))
             cents[i] = int((base * pct / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return cents, after
+
+
+def invoice_total_cents(invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
+    """Invoice id -> total in cents as exported: lines minus discounts, plus billed tax, minus the
+    invoice-level discount (the same arithmetic as the payloads)."""
+    by_invoice = lines.groupby("invoice_id", sort=False)
+    ids = invoices["id"].astype(str)
+
+    def summed(column: str) -> np.ndarray:
+        cents = pd.Series(to_cents(lines[column].fillna(0.0).to_numpy()), index=lines.index)
+        return ids.map(cents.groupby(lines["invoice_id"].astype(str)).sum()).fillna(0).to_numpy(dtype="int64")
+
+    net = summed("amount") - summed("discount")
+    has_line_tax = ids.map(by_invoice["tax_amount"].count() if len(lines) else pd.Series(dtype="int64")).fillna(0)
+    taxes = invoice_taxes(invoices, summed("tax_amount"), has_line_tax.to_numpy() > 0)
+    extra, _ = invoice_discounts(invoices, net, taxes)
+    total = net - extra + np.array([t or 0 for t in taxes], dtype="int64")
+    return pd.Series(total, index=ids.to_numpy())
 
 
 def unique_doc_numbers(numbers: dict[str, object]) -> dict[str, str]:
