@@ -28,6 +28,7 @@ from typing import Any
 
 from qbo_pipeline.export import planner as planning
 from qbo_pipeline.export import policies
+from qbo_pipeline.export.ownership import NUMBER_TAKEN, is_ours, refusal_hint
 from qbo_pipeline.export.planner import (
     BLOCKED,
     CREATE,
@@ -301,7 +302,8 @@ class ExportEngine:
         if changes:
             self._before_writes(lambda: self._refresh_sync_tokens(entity, changes),
                                 f"reading current SyncTokens of {entity} failed (%s); using the ledger's")
-        batchable = deque(sb for sb in ready if sb[0].action in (CREATE, UPDATE, DEACTIVATE))
+        batchable = deque(sb for sb in ready if sb[0].action in (CREATE, UPDATE, DEACTIVATE)
+                          and not self._is_finished(sb[0]))
         singles = deque(sb for sb in ready if sb[0].action in (VOID, DELETE))
         progress = {"done": 0, "last": time.monotonic()}
 
@@ -394,9 +396,13 @@ class ExportEngine:
                 if value:
                     index.setdefault((key, value), record)
         adopted = 0
-        for step, _ in creates:
+        for step, body in creates:
             for key, wanted in step.payload.lookup.items():
                 record = index.get((key, str(wanted).strip().lower())) if wanted else None
+                if record and record["Id"] not in taken and entity not in NAME_FIELD and not is_ours(record, body):
+                    self._finish(step, "failed", message=f"{NUMBER_TAKEN} ({key} {wanted})",
+                                 hint=refusal_hint(entity, record, step.payload.source_id))
+                    break
                 if record and record["Id"] not in taken:
                     taken.add(record["Id"])
                     step.action, step.qbo_id, step.sync_token = UPDATE, record["Id"], record["SyncToken"]

@@ -492,6 +492,38 @@ class Ledger:
         t = self.tables["tokens"]
         with self.begin() as conn:
             return conn.execute(t.delete().where(t.c.company == company)).rowcount > 0
+    # -- content fingerprints of source tables without a modification stamp ---------------
+
+    def fingerprints(self, company: str, source_table: str) -> dict[str, str]:
+        """Source id -> content fingerprint of the rows last exported from ``source_table``
+        (see ``SourceReader.changed_rows``): how a table without stamps stays incremental."""
+        t = self.tables["source_fingerprints"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.source_id, t.c.fingerprint).where(
+                t.c.company == company, t.c.source_table == source_table))
+            return {source_id: fingerprint for source_id, fingerprint in rows}
+
+    def save_fingerprints(self, company: str, source_table: str, fingerprints: dict[str, str],
+                          removed: Iterable[str] = (), conn: Connection | None = None) -> None:
+        """Store changed fingerprints and forget those of rows gone from the source; call it once
+        the rows they describe are exported (like the cursor), so a failed run reads them again."""
+        t = self.tables["source_fingerprints"]
+        rows = [{"company": company, "source_table": source_table, "source_id": str(k), "fingerprint": v}
+                for k, v in fingerprints.items()]
+        gone = [str(r) for r in removed]
+
+        def write(connection: Connection) -> None:
+            for start in range(0, len(rows), 5000):
+                self._upsert(connection, t, rows[start:start + 5000], ["company", "source_table", "source_id"])
+            for start in range(0, len(gone), 1000):
+                connection.execute(t.delete().where(t.c.company == company, t.c.source_table == source_table,
+                                                    t.c.source_id.in_(gone[start:start + 1000])))
+
+        if conn is not None:
+            write(conn)
+        else:
+            with self.begin() as connection:
+                write(connection)
 
     # -- connections (tokens live in qbo.auth.TokenVault) ---------------------------------
 

@@ -105,6 +105,14 @@ def build_tables(prefix: str = "", schema: str | None = None) -> tuple[sa.MetaDa
         sa.Column("connected_at", sa.DateTime),
         sa.Column("updated_at", sa.DateTime, nullable=False, server_default=now),
     )
+    fingerprints = table(
+        "source_fingerprints",
+        sa.Column("company", sa.String(64), primary_key=True),
+        sa.Column("source_table", sa.String(32), primary_key=True, comment="canonical table, e.g. payments"),
+        sa.Column("source_id", sa.String(128), primary_key=True,
+                  comment="row id (child tables: the parent id, one fingerprint for all its children)"),
+        sa.Column("fingerprint", sa.String(16), nullable=False, comment="64-bit content hash, hex"),
+    )
     quarantine = table(
         "quarantine",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -141,6 +149,7 @@ def build_tables(prefix: str = "", schema: str | None = None) -> tuple[sa.MetaDa
         sa.Column("updated_at", sa.DateTime, nullable=False, server_default=now),
     )
     return md, {
+        "source_fingerprints": fingerprints,
         "links": links,
         "outbox": outbox,
         "runs": runs,

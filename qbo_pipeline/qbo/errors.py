@@ -115,7 +115,8 @@ class DuplicateNameError(QboError):
 
 class DuplicateDocNumberError(QboError):
     kind = "duplicate_doc_number"
-    hint = "This DocNumber is already used in QBO; link the existing transaction or change the number."
+    hint = ("This DocNumber is already used in QBO by another transaction; renumber one of them. Link the QBO "
+            "record (`qbo-pipeline link`) only if it is this very transaction.")
 
 
 class ValidationError(QboError):

@@ -82,29 +82,74 @@ def customer_rules(customers: pd.DataFrame, known_customers: set[str] | None) ->
 def product_rules(products: pd.DataFrame) -> list[pd.DataFrame]:
     """An item needs a name (the SKU stands in when the name is empty)."""
     nameless = _blank(products["name"]) & _blank(products["sku"])
-    return [_mask_failures(products, nameless, "name", "no_name")]
+    return [_mask_failures(products, nameless, "name", "no_name"), *too_large(products, ("unit_price", "cost"))]
 
 
 def invoice_rules(invoices: pd.DataFrame, lines: pd.DataFrame, known_customers: set[str] | None) -> list[pd.DataFrame]:
     """The customer exists; exported invoices have lines and a total that is not negative."""
-    out = []
+    out = too_large(invoices, ("tax_amount", "discount_amount"))
     if known_customers is not None:
         out.append(unknown_reference(invoices, "customer_id", known_customers, "unknown_customer"))
     exported = (invoices["status"] != "draft") & ~invoices["deleted"]
     line_count = lines.groupby("invoice_id", sort=False).size()
     counts = invoices["id"].map(line_count).fillna(0)
     out.append(_mask_failures(invoices, exported & (counts == 0), "id", "no_lines"))
+    out += number_rules(invoices, exported)
     net = (lines["amount"] - lines["discount"].fillna(0.0)).groupby(lines["invoice_id"], sort=False).sum()
     totals = invoices["id"].map(net).fillna(0.0)
     negative = exported & (totals < -CENT_TOLERANCE)
     rows = np.flatnonzero(negative.to_numpy())
     out.append(failures(rows, "amount", "negative_total", totals.to_numpy()[rows]))
+    both = (invoices["discount_amount"].fillna(0.0) != 0) & (invoices["discount_percent"].fillna(0.0) != 0)
+    out.append(_mask_failures(invoices, both, "discount_amount", "two_discounts"))
+    line_tax = lines["tax_amount"].fillna(0.0).groupby(lines["invoice_id"], sort=False).sum()
+    tax = invoices["id"].map(line_tax).fillna(0.0) + invoices["tax_amount"].fillna(0.0)
+    base = totals + tax.where(invoices["discount_after_tax"].fillna(False).astype(bool), 0.0)
+    too_big = exported & ~negative & (invoices["discount_amount"].fillna(0.0) > base + CENT_TOLERANCE)
+    rows = np.flatnonzero(too_big.to_numpy())
+    out.append(failures(rows, "discount_amount", "discount_exceeds_total",
+                        [f"{d:.2f} (total {b:.2f})" for d, b in zip(invoices["discount_amount"].to_numpy()[rows],
+                                                                    base.to_numpy()[rows], strict=True)]))
+    return out
+
+
+def _id_order(value: object) -> tuple[int, int, str]:
+    text = str(value).strip()
+    return (0, int(text), text) if text.isdigit() else (1, 0, text)
+
+
+def number_rules(invoices: pd.DataFrame, exported: pd.Series) -> list[pd.DataFrame]:
+    """Every exported invoice has its own number.
+
+    QBO would give an invoice without a number one of its own, and the record could then
+    never be found again by number (``no_number``). A number used by two different
+    invoices would make the second take over the first in QBO (``number_reused``): the
+    invoice with the smallest id (numeric ids by value) keeps it, the others are held back.
+    """
+    numbers = invoices["number"].astype(object).where(invoices["number"].notna(), None)
+    cleaned = numbers.map(lambda v: v.strip().casefold() if isinstance(v, str) else "")
+    exported = exported.fillna(False).to_numpy(dtype=bool)
+    empty_rows = np.flatnonzero(exported & (cleaned == "").to_numpy())
+    out = [failures(empty_rows, "number", "no_number", numbers.to_numpy()[empty_rows])]
+    holders: dict[str, list[tuple[tuple[int, int, str], int]]] = {}
+    for row in np.flatnonzero(exported & (cleaned != "").to_numpy()):
+        holders.setdefault(cleaned.iat[row], []).append((_id_order(invoices["id"].iat[row]), int(row)))
+    reused_rows, values = [], []
+    for members in holders.values():
+        if len(members) < 2:
+            continue
+        members.sort()
+        first_id = members[0][0][2]
+        for _, row in members[1:]:
+            reused_rows.append(row)
+            values.append(f"{numbers.iat[row]} (also on invoice {first_id})")
+    out.append(failures(reused_rows, "number", "number_reused", values))
     return out
 
 
 def line_rules(lines: pd.DataFrame, known_products: set[str] | None, config: PipelineConfig | None) -> list[pd.DataFrame]:
     """A billed product exists (or the line is free text); tax codes are mapped when mapping is on."""
-    out = []
+    out = too_large(lines, ("quantity", "unit_price", "amount", "discount", "tax_amount"))
     if known_products is not None:
         out.append(unknown_reference(lines, "product_id", known_products, "unknown_product"))
     if config is not None and config.taxes.mode == "mapped":
@@ -122,14 +167,14 @@ def payment_rules(payments: pd.DataFrame, applications: pd.DataFrame, known_cust
 
     Returns (failures on payments, failures on applications).
     """
-    on_payments, on_applications = [], []
+    on_payments, on_applications = too_large(payments, ("amount",)), too_large(applications, ("amount",))
     if known_customers is not None:
         on_payments.append(unknown_reference(payments, "customer_id", known_customers, "unknown_customer"))
     if known_invoices is not None:
         on_applications.append(unknown_reference(applications, "invoice_id", known_invoices, "unknown_invoice"))
     applied = applications.groupby("payment_id", sort=False)["amount"].sum()
     total_applied = payments["id"].map(applied).fillna(0.0)
-    over = total_applied > payments["amount"] + CENT_TOLERANCE
+    over = (total_applied > payments["amount"] + CENT_TOLERANCE) & (payments["amount"] >= 0)  # negative: one reason
     rows = np.flatnonzero(over.to_numpy())
     on_payments.append(failures(rows, "amount", "overapplied", total_applied.to_numpy()[rows]))
     return on_payments, on_applications
@@ -137,7 +182,7 @@ def payment_rules(payments: pd.DataFrame, applications: pd.DataFrame, known_cust
 
 def credit_rules(credits: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
     """The customer, the credited invoice and the credited product exist."""
-    out = []
+    out = too_large(credits, ("amount",))
     for column, entity, check in (("customer_id", "customers", "unknown_customer"),
                                   ("invoice_id", "invoices", "unknown_invoice"),
                                   ("product_id", "products", "unknown_product")):
@@ -148,7 +193,7 @@ def credit_rules(credits: pd.DataFrame, known: dict[str, set[str] | None]) -> li
 
 def refund_rules(refunds: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
     """The customer, the refunded payment and the refunded product exist."""
-    out = []
+    out = too_large(refunds, ("amount",))
     for column, entity, check in (("customer_id", "customers", "unknown_customer"),
                                   ("payment_id", "payments", "unknown_payment"),
                                   ("product_id", "products", "unknown_product")):
@@ -157,10 +202,25 @@ def refund_rules(refunds: pd.DataFrame, known: dict[str, set[str] | None]) -> li
     return out
 
 
+EARLIEST_DATE = pd.Timestamp("1950-01-01")
+MAX_AMOUNT = 9_999_999_999.99
+"""QBO amounts have at most 10 digits before the decimal point ("15 digits, 10.5", Amount in the
+Invoice reference); a larger amount would come back as a 6070 or be cut, so it is held back."""
+
+
 def future_dated(frame: pd.DataFrame, column: str, as_of: date) -> pd.DataFrame:
-    """Transactions dated after ``as_of`` (plus a day of time-zone slack): not yet real."""
+    """Transactions dated after ``as_of`` (plus a day of time-zone slack): not yet real; and
+    transactions dated before 1950: a typo or a placeholder (1900-01-01), not a real date."""
     limit = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    return _mask_failures(frame, frame[column] > limit, column, "future_date")
+    return pd.concat([_mask_failures(frame, frame[column] > limit, column, "future_date"),
+                      _mask_failures(frame, frame[column] < EARLIEST_DATE, column, "date_too_old")],
+                     ignore_index=True)
+
+
+def too_large(frame: pd.DataFrame, columns: Iterable[str]) -> list[pd.DataFrame]:
+    """Amounts QBO cannot hold (more than 10 digits before the decimal point)."""
+    return [_mask_failures(frame, frame[c].abs() > MAX_AMOUNT, c, "amount_too_large")
+            for c in columns if c in frame]
 
 
 def currency_mismatch(frame: pd.DataFrame, customer_currencies: Mapping[str, str | None], home: str) -> pd.DataFrame:

@@ -13,28 +13,18 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-EMAIL_PATTERN = r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$"
+from qbo_pipeline.source.model import CANONICAL_VALUES
+
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
-EMAIL_MAX_LENGTH = 100  # QBO PrimaryEmailAddr; an e-mail cannot be shortened, so longer ones are quarantined
 
-PRODUCT_TYPES = ("service", "non_inventory", "inventory")
-INVOICE_STATUSES = ("draft", "sent", "paid", "void", "closed")
-CREDIT_KINDS = ("credit", "write_off", "bad_debt")
-
-
-def _is_email(series: pd.Series) -> pd.Series:
-    text = series.astype(object)
-    return text.isna() | text.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
+PRODUCT_TYPES = CANONICAL_VALUES[("products", "type")]
+INVOICE_STATUSES = CANONICAL_VALUES[("invoices", "status")]
+CREDIT_KINDS = CANONICAL_VALUES[("credits", "kind")]
 
 
 def _is_currency(series: pd.Series) -> pd.Series:
     text = series.astype(object)
     return text.isna() | text.str.fullmatch(CURRENCY_PATTERN).fillna(False).astype(bool)
-
-
-def _fits_email_length(series: pd.Series) -> pd.Series:
-    text = series.astype(object)
-    return text.isna() | (text.str.len() <= EMAIL_MAX_LENGTH).fillna(True).astype(bool)
 
 
 class _Base(pa.DataFrameModel):
@@ -53,7 +43,7 @@ class Customer(_Base):
     company_name: Series[str] = pa.Field(nullable=True, description="Company name.")
     given_name: Series[str] = pa.Field(nullable=True, description="First name of the contact.")
     family_name: Series[str] = pa.Field(nullable=True, description="Last name of the contact.")
-    email: Series[str] = pa.Field(nullable=True, description="Primary e-mail (name@domain.tld, at most 100).")
+    email: Series[str] = pa.Field(nullable=True, description="Primary e-mail; an invalid one is dropped and reported.")
     phone: Series[str] = pa.Field(nullable=True, description="Primary phone, free form.")
     bill_line1: Series[str] = pa.Field(nullable=True, description="Billing address, first line.")
     bill_line2: Series[str] = pa.Field(nullable=True, description="Billing address, second line.")
@@ -68,14 +58,6 @@ class Customer(_Base):
     deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: made inactive in QBO.")
     currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.check("email", name="email_format")
-    def _email_format(cls, series: pd.Series) -> pd.Series:
-        return _is_email(series)
-
-    @pa.check("email", name="email_length")
-    def _email_length(cls, series: pd.Series) -> pd.Series:
-        return _fits_email_length(series)
 
     @pa.check("currency", name="currency_code")
     def _currency(cls, series: pd.Series) -> pd.Series:
@@ -125,6 +107,16 @@ class Invoice(_Transaction):
     issue_date: Series[pa.DateTime] = pa.Field(description="Invoice date (QBO TxnDate).")
     due_date: Series[pa.DateTime] = pa.Field(nullable=True, description="Due date, not before the invoice date.")
     memo: Series[str] = pa.Field(nullable=True, description="Internal note (QBO PrivateNote).")
+    kind: Series[str] = pa.Field(nullable=True, isin=list(CANONICAL_VALUES[("invoices", "kind")]),
+                                 description="invoice | credit_note (a QBO CreditMemo with its number and lines).")
+    credited_invoice_id: Series[str] = pa.Field(nullable=True, description="Credit notes: the invoice credited.")
+    tax_amount: Series[float] = pa.Field(nullable=True, description="Tax billed on the invoice as a whole (booked as is).")
+    tax_rate: Series[float] = pa.Field(nullable=True, ge=0, description="Percent of the invoice-level tax.")
+    tax_code: Series[str] = pa.Field(nullable=True, description="Source code of the invoice-level tax.")
+    discount_amount: Series[float] = pa.Field(nullable=True, ge=0, description="Invoice-level discount (amount).")
+    discount_percent: Series[float] = pa.Field(nullable=True, ge=0, le=100,
+                                               description="Invoice-level discount (percent, 0-100).")
+    discount_after_tax: Series[bool] = pa.Field(description="True: the discount applies to the total with tax.")
 
     @pa.dataframe_check(name="due_before_issue")
     def _due_after_issue(cls, df: pd.DataFrame) -> pd.Series:
@@ -145,6 +137,8 @@ class InvoiceLine(_Base):
     amount: Series[float] = pa.Field(description="quantity x unit_price (within half a cent), before discount.")
     discount: Series[float] = pa.Field(nullable=True, ge=0, description="Discount on this line, not negative.")
     tax_code: Series[str] = pa.Field(nullable=True, description="Source tax code, mapped to a QBO tax code.")
+    tax_amount: Series[float] = pa.Field(nullable=True, description="Tax billed on this line (booked as is).")
+    tax_rate: Series[float] = pa.Field(nullable=True, ge=0, description="Percent of the line's tax.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
 
     @pa.dataframe_check(name="amount_arithmetic")

@@ -61,6 +61,8 @@ TEMPLATES = {
     "discount_exceeds_amount": "{subject} has a discount ({discount}) larger than its amount ({amount}).",
     "not_a_number": "{subject} has {a_label} that is not a number ({value!r}).",
     "not_a_date": "{subject} has {a_label} that is not a date ({value!r}).",
+    "date_format": "{subject} has {a_label} that does not match its declared format ({value}).",
+    "not_in_values": "{subject} has {a_label} that is not one of the values the mapping declares: {value}.",
     "not_a_boolean": "{subject} has {a_label} that is neither yes nor no ({value!r}).",
     "not_text": "{subject} has {a_label} with bytes that are not readable text (not UTF-8): {value!r}.",
     "control_characters": "{subject} has {a_label} with control characters QuickBooks cannot store ({value!r}).",
@@ -76,10 +78,20 @@ TEMPLATES = {
     "unknown_invoice": "{subject} points at invoice {value}, which is neither in the source nor exported earlier.",
     "unknown_payment": "{subject} points at payment {value}, which is neither in the source nor exported earlier.",
     "no_lines": "The invoice has no lines; QuickBooks needs at least one.",
+    "two_discounts": "The invoice has both a discount amount and a discount percent; give one of them.",
+    "discount_exceeds_total": "The invoice discount {value} is larger than what it discounts.",
+    "no_number": "The invoice has no number; QuickBooks would number it itself and the invoice could not be "
+    "matched again. Give it a number in the source.",
+    "number_reused": "The invoice number {value} is used by another invoice too; a number must belong to one "
+    "invoice, so this one is held back until one of them is renumbered in the source.",
     "negative_total": "The invoice total is negative ({value}); QuickBooks does not accept negative invoices "
     "(issue a credit instead).",
     "overapplied": "The payment of {amount} is applied to invoices for {value} in total, more than was received.",
     "unmapped_tax_code": "{subject} uses the tax code {value!r}, which has no entry in taxes.map.",
+    "date_too_old": "{subject} is dated {value}, before 1950; that is taken for a typo or a placeholder date. "
+    "Correct the date in the source.",
+    "amount_too_large": "{subject} has {a_label} of {value}, more than QuickBooks can hold (at most 10 digits "
+    "before the decimal point).",
     "future_date": "{subject} is dated {value}, in the future; it is exported once that date has come and "
     "the record changes again, or after the date is corrected.",
     "currency_mismatch": "{subject} is in {value}; QuickBooks needs a customer's transactions in the customer's "

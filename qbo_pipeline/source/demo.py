@@ -315,8 +315,8 @@ def _build_customers(b: _Builder, n: int) -> list[str]:
     ids.append(matter)
     ids.append(b.customer(display_name="Matter 2024-017 Probate filing", company_name=None, parent_id=matter))
     ids.append(b.customer(display_name="Matter 2025-003 Lease dispute", company_name=None, parent_id=law_firm))
-    # deliberately invalid: bad email
-    ids.append(b.customer(email="not-an-email"))
+    # deliberately invalid: a currency that is no ISO code (its bad e-mail alone is only dropped and reported)
+    ids.append(b.customer(email="not-an-email", currency="usd"))
     while len(ids) < n:
         ids.append(b.customer())
     return ids

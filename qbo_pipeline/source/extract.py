@@ -20,9 +20,11 @@ Incremental rules (docs/canonical-model.md, "Incremental extraction"):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,11 +37,14 @@ from qbo_pipeline.source import model
 from qbo_pipeline.source.mapping import (
     CHILDREN,
     PARENT_KEY,
+    ColumnSource,
     Mapping,
     check_mapping,
     column_default,
     column_kind,
     load_mapping,
+    strptime_format,
+    value_key,
 )
 from qbo_pipeline.source.model import UNREADABLE
 
@@ -144,24 +149,79 @@ def _numbers(values: Sequence[Any], entity: str, column: str) -> pd.Series:
     return parsed
 
 
-def to_canonical_frame(entity: str, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+_ISO_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*$")
+
+
+def _declared_values(values: Sequence[Any], source: ColumnSource, mark_one: Any) -> list[Any]:
+    """Source values through the mapping's ``values:`` list; an unlisted value is marked and read as NULL."""
+    table = source.value_map
+    listed = ", ".join(repr(k) for k in table)
+    out = []
+    for position, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        key = value_key(value)
+        if key in table:
+            out.append(table[key])
+        else:
+            mark_one(position, "not_in_values", f"{_short(value)!r} (declared: {listed})")
+            out.append(None)
+    return out
+
+
+def _text_dates(values: Sequence[Any], declared: str | None, mark_one: Any) -> list[Any]:
+    """Dates kept as text are read in their declared format, else only as ISO (YYYY-MM-DD...):
+    ``05.03.2024`` is never guessed to be May 3rd or March 5th; it is marked instead."""
+    directives = strptime_format(declared) if declared else None
+    out: list[Any] = []
+    for position, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            out.append(value)
+        elif directives is not None:
+            try:
+                out.append(datetime.strptime(value.strip(), directives))
+            except ValueError:
+                mark_one(position, "date_format", f"{_short(value)!r}, declared format {declared}")
+                out.append(None)
+        elif _ISO_DATE.match(value):
+            out.append(value)
+        else:
+            mark_one(position, "not_a_date", _short(value))
+            out.append(None)
+    return out
+
+
+def to_canonical_frame(entity: str, rows: Sequence[Sequence[Any]],
+                       sources: dict[str, ColumnSource] | None = None) -> pd.DataFrame:
     """Rows in canonical column order -> a frame with the model's dtypes (see model.py).
 
     A value that cannot become its canonical type is read as missing (booleans: as the
     column's default) and recorded in the ``_unreadable`` column, so validation quarantines
-    that row, with the raw value in the reason, and the other rows go on.
+    that row, with the raw value in the reason, and the other rows go on. ``sources`` (the
+    entity's mapping columns) brings declared date formats and value lists.
     """
     columns = model.ENTITIES[entity].columns
     transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     data: dict[str, pd.Series] = {}
     problems: dict[int, dict[str, tuple[str, str]]] = {}
+    sources = sources or {}
 
     def mark(positions: Any, values: Sequence[Any], column: str, check: str) -> None:
         for position in positions:
-            problems.setdefault(int(position), {})[column] = (check, _short(values[position]))
+            problems.setdefault(int(position), {}).setdefault(column, (check, _short(values[position])))
 
     for name, values in zip(columns, transposed, strict=True):
         kind = column_kind(entity, name)
+        source = sources.get(name)
+
+        def mark_one(position: int, check: str, shown: str, name: str = name) -> None:
+            problems.setdefault(int(position), {})[name] = (check, shown)
+
+        if source is not None and source.values is not None:
+            values = _declared_values(values, source, mark_one)
+        if kind in ("date", "datetime"):
+            values = _text_dates(values, source.format if source is not None else None, mark_one)
         if kind in ("id", "text"):
             convert = _as_id if kind == "id" else (lambda v: v if v is None or isinstance(v, str) else _as_id(v))
             series = pd.Series([convert(v) for v in values], dtype=object)
@@ -239,6 +299,37 @@ def _sessions_in_utc(engine: sa.Engine) -> None:
             dbapi_connection.commit()
 
     engine._qbo_utc_sessions = True
+
+
+FINGERPRINT_EXCLUDED = ("updated_at", UNREADABLE)
+
+
+def fingerprint_rows(frame: pd.DataFrame) -> pd.Series:
+    """A 64-bit content hash per canonical row (hex), over every column but ``updated_at``.
+
+    pandas' row hashing is vectorized and keyed with a fixed key, so the same values give the
+    same fingerprint in every run and process.
+    """
+    columns = [c for c in frame.columns if c not in FINGERPRINT_EXCLUDED]
+    hashed = pd.util.hash_pandas_object(frame[columns].astype(object).where(frame[columns].notna(), None),
+                                        index=False)
+    return pd.Series([f"{int(h):016x}" for h in hashed.to_numpy()], index=frame.index, dtype=object)
+
+
+@dataclass
+class ChangedRows:
+    """What changed in one entity since the last export: the rows to export and what to remember.
+
+    ``rows`` / ``children``: complete changed records (an invoice with all its lines).
+    ``fingerprints``: per stamp-less table, source id -> fingerprint of the rows that are new or
+    changed (children: keyed by parent id); ``removed``: per table, ids fingerprinted before and
+    gone now. Save both with ``Ledger.save_fingerprints`` once the export finished.
+    """
+
+    rows: pd.DataFrame
+    children: pd.DataFrame | None
+    fingerprints: dict[str, dict[str, str]]
+    removed: dict[str, set[str]]
 
 
 class SourceReader:
@@ -389,9 +480,11 @@ class SourceReader:
         for statement in statements:
             with self.engine.connect() as conn:
                 result = conn.execution_options(stream_results=True, yield_per=chunksize).execute(statement)
+                em = self.mapping.entity(entity)
+                sources = em.columns if em is not None else None
                 for rows in result.partitions(chunksize):
                     total += len(rows)
-                    yield to_canonical_frame(entity, rows)
+                    yield to_canonical_frame(entity, rows, sources)
         log.debug("streamed %d %s row(s)", total, entity)
 
     def read(
@@ -451,6 +544,74 @@ class SourceReader:
                 if not pd.isna(parsed):
                     stamps.append(parsed.to_pydatetime())
         return max(stamps) if stamps else None
+
+    def stamped(self, entity: str) -> bool:
+        """True when the entity (and its child table) has a modification stamp in the mapping."""
+        em = self.mapping.entity(entity)
+        return em is None or em.stamped
+
+    def _fingerprints_of(self, entity: str, chunksize: int | None) -> dict[str, str]:
+        """Source id -> fingerprint of every row; for a child table, one per parent (its children's
+        fingerprints combined in child-id order, so an edited, added or removed line changes it)."""
+        parent_key = PARENT_KEY.get(entity)
+        out: dict[str, str] = {}
+        per_parent: dict[str, list[tuple[str, str]]] = {}
+        for chunk in self.iter_chunks(entity, chunksize=chunksize):
+            prints = fingerprint_rows(chunk)
+            if parent_key is None:
+                out.update(zip(chunk["id"].astype(str), prints, strict=True))
+            else:
+                for parent, child, value in zip(chunk[parent_key].astype(str), chunk["id"].astype(str), prints,
+                                                strict=True):
+                    per_parent.setdefault(parent, []).append((child, value))
+        for parent, members in per_parent.items():
+            members.sort()
+            digest = hashlib.blake2b("|".join(f"{c}={v}" for c, v in members).encode(), digest_size=8)
+            out[parent] = digest.hexdigest()
+        return out
+
+    def changed_rows(self, entity: str, cursor: datetime | None,
+                     fingerprints: dict[str, dict[str, str]] | None = None, *,
+                     chunksize: int | None = None) -> ChangedRows:
+        """The entity's rows changed since ``cursor`` (None: all), whatever stamps the source has.
+
+        Stamped tables are filtered in the database (``updated_at`` after the cursor, with the
+        overlap). A table mapped with ``watermark: none`` is read whole and each row compared
+        with ``fingerprints[table]`` (from ``Ledger.fingerprints``): new or edited rows count as
+        changed, back-dated ones included, and rows gone from the source are reported in
+        ``removed``. A parent changes when any of its children did. ``cursor=None`` reads
+        everything (a full sync) and still returns fresh fingerprints.
+        """
+        known = fingerprints or {}
+        child = CHILDREN.get(entity)
+        tables = [entity] + ([child] if child and self.mapping.entity(child) is not None else [])
+        stampless = [t for t in tables if not self.stamped(t)]
+        if not stampless:
+            rows = self.read(entity, since=cursor, chunksize=chunksize)
+            children = self.read(child, ids=list(rows["id"]), chunksize=chunksize) if len(tables) > 1 else None
+            return ChangedRows(rows, children, {}, {})
+        changed: set[str] = set()
+        new_prints: dict[str, dict[str, str]] = {}
+        removed: dict[str, set[str]] = {}
+        for table in stampless:
+            current = self._fingerprints_of(table, chunksize)
+            before = known.get(table, {})
+            new_prints[table] = {k: v for k, v in current.items() if before.get(k) != v}
+            removed[table] = set(before) - set(current)
+            changed |= set(new_prints[table])
+            if cursor is None and table == entity:
+                changed |= set(current)  # a full sync reads every record
+        if self.stamped(entity):
+            changed |= set(self.read(entity, since=cursor, chunksize=chunksize)["id"].astype(str))
+        ids = sorted(changed, key=lambda v: (len(v), v))
+        rows = self.read(entity, ids=ids, chunksize=chunksize) if ids else empty_frame(entity)
+        children = None
+        if len(tables) > 1:
+            children = self.read(child, ids=ids, chunksize=chunksize) if ids else empty_frame(child)
+        if entity in stampless:  # a parent fingerprinted but its changed ids point at no row: removed
+            present = set(rows["id"].astype(str))
+            new_prints[entity] = {k: v for k, v in new_prints[entity].items() if k in present}
+        return ChangedRows(rows, children, new_prints, removed)
 
     def changed_dates(self, entity: str, since: datetime) -> list[date]:
         """Distinct transaction dates of rows changed after ``since`` (with the overlap), sorted.

@@ -28,6 +28,7 @@ File format (see docs/mapping.md)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ PARENT_KEY = {"invoice_lines": "invoice_id", "payment_applications": "payment_id
 CHILDREN = {parent: child for child, parent in ((e.name, e.parent) for e in model.ENTITIES.values()) if parent}
 
 _ENTITY_KEYS = {"table", "query", "columns", "watermark", "schema"}
+NO_STAMP = "1970-01-01 00:00:00"
+"""``updated_at`` of rows of a table mapped with ``watermark: none``."""
 
 
 class MappingError(ValueError):
@@ -75,14 +78,62 @@ def column_default(entity: str, column: str) -> Any:
     return default.arg if default is not None and not callable(default.arg) else None
 
 
+_FORMAT_TOKENS = (("YYYY", "%Y"), ("YY", "%y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H"), ("mm", "%M"),
+                  ("ss", "%S"))
+
+
+def strptime_format(declared: str) -> str:
+    """``DD.MM.YYYY`` -> ``%d.%m.%Y`` (a format with ``%`` is taken as strptime's own)."""
+    if "%" in declared:
+        return declared
+    out, rest = "", declared
+    while rest:
+        for token, directive in _FORMAT_TOKENS:
+            if rest.startswith(token):
+                out, rest = out + directive, rest[len(token):]
+                break
+        else:
+            out, rest = out + rest[0], rest[1:]
+    return out
+
+
+def value_key(value: Any) -> str:
+    """How a source value is compared with the keys of a ``values:`` list: trimmed text, case-folded;
+    integral numbers without decimals (``1``, ``1.0`` and ``Decimal('1')`` all read ``1``)."""
+    if isinstance(value, bool):
+        return str(value).casefold()
+    if isinstance(value, float | int) or type(value).__name__ == "Decimal":
+        number = float(value)
+        if number.is_integer():
+            return str(int(number))
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value).strip().casefold()
+
+
 @dataclass(frozen=True)
 class ColumnSource:
-    """Where one canonical column comes from: exactly one of a column, an SQL expression or a constant."""
+    """Where one canonical column comes from: exactly one of a column, an SQL expression or a constant.
+
+    ``format`` (dates kept as text: ``DD.MM.YYYY``) and ``values`` (source value -> canonical
+    value, e.g. ``{Active: true, Inactive: false}`` or ``{1: draft, 2: sent}``) declare how to
+    read the values; a value that does not parse or is not listed quarantines its row.
+    """
 
     column: str | None = None
     sql: str | None = None
     value: Any = None
     constant: bool = False
+    format: str | None = None
+    values: tuple[tuple[str, Any], ...] | None = None
+
+    @property
+    def value_map(self) -> dict[str, Any]:
+        return dict(self.values or ())
+
+    @property
+    def strptime(self) -> str | None:
+        return strptime_format(self.format) if self.format else None
 
     def describe(self) -> str:
         if self.column is not None:
@@ -101,6 +152,7 @@ class EntityMapping:
     table: str | None = None
     query: str | None = None
     schema: str | None = None
+    stamped: bool = True  # False: `watermark: none`, changes are found by content fingerprints
 
     @property
     def source_label(self) -> str:
@@ -158,7 +210,8 @@ def canonical_mapping(schema: str | None = None) -> Mapping:
     return Mapping(
         name=CANONICAL,
         entities={
-            name: EntityMapping(name, {c: ColumnSource(column=c) for c in entity.columns}, table=name, schema=schema)
+            name: EntityMapping(name, {c: ColumnSource(column=c) for c in entity.columns
+                                       if c not in model.OPTIONAL_COLUMNS.get(name, ())}, table=name, schema=schema)
             for name, entity in model.ENTITIES.items()
         },
     )
@@ -179,21 +232,70 @@ def _resolve_path(spec: str) -> Path:
     return Path(spec)
 
 
-def _parse_column(where: str, spec: Any) -> ColumnSource:
+def _parse_column(where: str, spec: Any, entity: str | None = None, column: str | None = None) -> ColumnSource:
     if isinstance(spec, str) and spec.strip():
         return ColumnSource(column=spec.strip())
-    if isinstance(spec, dict) and len(spec) == 1:
-        (key, value), = spec.items()
-        if key == "column" and isinstance(value, str) and value.strip():
-            return ColumnSource(column=value.strip())
-        if key == "sql" and isinstance(value, str) and value.strip():
-            return ColumnSource(sql=value.strip())
-        if key == "value" and (value is None or isinstance(value, str | int | float | bool)):
-            return ColumnSource(value=value, constant=True)
+    if isinstance(spec, dict) and spec and set(spec) <= {"column", "sql", "value", "format", "values"}:
+        sources = [k for k in ("column", "sql", "value") if k in spec]
+        if len(sources) == 1:
+            key, value = sources[0], spec[sources[0]]
+            base: ColumnSource | None = None
+            if key == "column" and isinstance(value, str) and value.strip():
+                base = ColumnSource(column=value.strip())
+            elif key == "sql" and isinstance(value, str) and value.strip():
+                base = ColumnSource(sql=value.strip())
+            elif key == "value" and len(spec) == 1 and (value is None or isinstance(value, str | int | float | bool)):
+                return ColumnSource(value=value, constant=True)
+            if base is not None:
+                fmt = _parse_format(where, spec.get("format"), entity, column) if "format" in spec else None
+                values = _parse_values(where, spec.get("values"), entity, column) if "values" in spec else None
+                return ColumnSource(column=base.column, sql=base.sql, format=fmt, values=values)
     raise MappingError(
-        f"{where}: expected a source column name, {{column: NAME}}, {{sql: EXPRESSION}} or {{value: CONSTANT}}, "
+        f"{where}: expected a source column name, {{column: NAME}}, {{sql: EXPRESSION}} or {{value: CONSTANT}} "
+        f"(a column or expression may add `format:` for dates kept as text, or `values:` listing its values), "
         f"got {spec!r}"
     )
+
+
+def _parse_format(where: str, declared: Any, entity: str | None, column: str | None) -> str:
+    kind = column_kind(entity, column) if entity and column else None
+    if kind not in ("date", "datetime"):
+        raise MappingError(f"{where}: `format` is for date columns, and {column!r} holds a {kind}")
+    if not isinstance(declared, str) or not declared.strip():
+        raise MappingError(f"{where}: `format` must be a date format such as DD.MM.YYYY, got {declared!r}")
+    directives = strptime_format(declared.strip())
+    if not all(d in directives for d in ("%d", "%m")) or not ("%Y" in directives or "%y" in directives):
+        raise MappingError(f"{where}: the date format {declared!r} does not name a day (DD), a month (MM) and a "
+                           f"year (YYYY); use tokens DD, MM, YYYY, YY, HH, mm, ss or strptime's %-codes")
+    sample = datetime(2024, 12, 31, 23, 59, 58)
+    try:
+        if datetime.strptime(sample.strftime(directives), directives).date() != sample.date():
+            raise ValueError("does not read back")
+    except ValueError as exc:
+        raise MappingError(f"{where}: the date format {declared!r} cannot be read back unambiguously ({exc})") from exc
+    return declared.strip()
+
+
+def _parse_values(where: str, declared: Any, entity: str | None, column: str | None) -> tuple[tuple[str, Any], ...]:
+    kind = column_kind(entity, column) if entity and column else None
+    if not isinstance(declared, dict) or not declared:
+        raise MappingError(f"{where}: `values` must map source values to canonical ones, e.g. "
+                           f"{{Active: true, Inactive: false}}, got {declared!r}")
+    allowed = model.CANONICAL_VALUES.get((entity, column)) if entity and column else None
+    pairs: dict[str, Any] = {}
+    for source, target in declared.items():
+        key = value_key(source)
+        if key in pairs:
+            raise MappingError(f"{where}: `values` lists {source!r} twice (keys are compared trimmed, any case)")
+        if kind == "bool" and not isinstance(target, bool):
+            raise MappingError(f"{where}: `values` of the boolean column {column!r} must be true or false, "
+                               f"got {source!r}: {target!r}")
+        if kind not in ("bool", "text", "id"):
+            raise MappingError(f"{where}: `values` is for boolean and text columns, and {column!r} holds a {kind}")
+        if allowed is not None and target not in allowed and target is not None:
+            raise MappingError(f"{where}: `values` maps {source!r} to {target!r}, which is not one of {list(allowed)}")
+        pairs[key] = target
+    return tuple(pairs.items())
 
 
 def _parse_entity(path: str, name: str, spec: Any, default_schema: str | None) -> EntityMapping:
@@ -219,17 +321,25 @@ def _parse_entity(path: str, name: str, spec: Any, default_schema: str | None) -
     for column, source in raw_columns.items():
         if column not in canonical:
             raise MappingError(f"{where}, column {column!r}: not a canonical column of {name}; expected one of {canonical}")
-        columns[column] = _parse_column(f"{where}, column {column!r}", source)
+        columns[column] = _parse_column(f"{where}, column {column!r}", source, name, column)
+    stamped = True
     if "watermark" in spec:
         if "updated_at" in columns:
             raise MappingError(f"{where}: give the watermark either as `watermark` or as columns.updated_at, not both")
-        columns["updated_at"] = _parse_column(f"{where}, watermark", spec["watermark"])
+        if spec["watermark"] is None or str(spec["watermark"]).strip().lower() == "none":
+            # no usable modification stamp: rows are compared by content (SourceReader.changed_rows)
+            stamped = False
+            columns["updated_at"] = ColumnSource(value=NO_STAMP, constant=True)
+        else:
+            columns["updated_at"] = _parse_column(f"{where}, watermark", spec["watermark"])
     required = ["id", "updated_at"] + ([PARENT_KEY[name]] if name in PARENT_KEY else [])
     for column in required:
         if column not in columns:
-            hint = " (the watermark: set `watermark: <column>`)" if column == "updated_at" else ""
+            hint = (" (the watermark: set `watermark: <column>`, or `watermark: none` for a table without a "
+                    "modification stamp)") if column == "updated_at" else ""
             raise MappingError(f"{where}, column {column!r}: required but not mapped{hint}")
-    return EntityMapping(name, columns, table=table, query=query, schema=spec.get("schema", default_schema))
+    return EntityMapping(name, columns, table=table, query=query, schema=spec.get("schema", default_schema),
+                         stamped=stamped)
 
 
 def parse_mapping(data: Any, path: str = "<mapping>") -> Mapping:
@@ -301,6 +411,8 @@ def _check_entity(conn: sa.Connection, path: str, em: EntityMapping) -> None:
                 f"(columns: {sorted(db_columns)})"
             )
         kind = column_kind(em.name, column)
+        if source.values is not None or (source.format and isinstance(db_columns[source.column], sa.String)):
+            continue  # read as declared: values that do not parse quarantine their row
         if not _type_ok(kind, db_columns[source.column], dialect):
             raise MappingError(
                 f"{where}, column {column!r}: source column {source.column!r} has type {db_columns[source.column]} "

@@ -75,6 +75,16 @@ invoices = sa.Table(
     sa.Column("due_date", sa.Date),
     sa.Column("currency", sa.String(3)),
     sa.Column("memo", sa.Text),
+    sa.Column("kind", sa.String(16), comment="invoice | credit_note (a credit invoice: QBO CreditMemo); invoice when empty"),
+    sa.Column("credited_invoice_id", sa.String(64), comment="credit notes: the invoice they credit (applied to it)"),
+    sa.Column("tax_amount", sa.Numeric(18, 2),
+              comment="tax billed on the invoice as a whole (sources that keep tax per invoice); booked as is"),
+    sa.Column("tax_rate", sa.Numeric(9, 4), comment="percent the invoice-level tax was computed with (reported)"),
+    sa.Column("tax_code", sa.Text, comment="source tax code of the invoice-level tax (reported)"),
+    sa.Column("discount_amount", sa.Numeric(18, 2), comment="invoice-level discount as an amount (>= 0)"),
+    sa.Column("discount_percent", sa.Numeric(9, 4), comment="invoice-level discount as a percent (0-100)"),
+    sa.Column("discount_after_tax", sa.Boolean, default=False,
+              comment="the invoice-level discount applies to the total with tax (else to the lines before tax)"),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
@@ -93,6 +103,8 @@ invoice_lines = sa.Table(
     sa.Column("amount", sa.Numeric(18, 2), comment="quantity x unit_price, before discount"),
     sa.Column("discount", sa.Numeric(18, 2), comment="discount amount on this line (>= 0)"),
     sa.Column("tax_code", sa.Text, comment="source tax code; mapped to QBO tax codes by configuration"),
+    sa.Column("tax_amount", sa.Numeric(18, 2), comment="tax billed on this line; QBO books exactly the sum"),
+    sa.Column("tax_rate", sa.Numeric(9, 4), comment="percent the line's tax was computed with (reported)"),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
@@ -185,6 +197,23 @@ ENTITIES: dict[str, Entity] = {
     )
 }
 
+CANONICAL_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("invoices", "status"): ("draft", "sent", "paid", "void", "closed"),
+    ("invoices", "kind"): ("invoice", "credit_note"),
+    ("products", "type"): ("service", "non_inventory", "inventory"),
+    ("credits", "kind"): ("credit", "write_off", "bad_debt"),
+}
+"""The closed value lists of canonical text columns (a mapping's ``values:`` must land in them)."""
+
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "invoices": ("kind", "credited_invoice_id", "tax_amount", "tax_rate", "tax_code", "discount_amount",
+                 "discount_percent", "discount_after_tax"),
+    "invoice_lines": ("tax_amount", "tax_rate"),
+}
+"""Columns added after the first release (tax as billed, invoice discounts). The identity
+mapping of the demo database reads them as empty, so a database made by an earlier version
+still reads; a YAML mapping maps them like any other column."""
+
 UNREADABLE = "_unreadable"
 """Extra column of an extracted frame: per row, the values that could not be read, as
 ``{column: (check, raw value)}`` (``not_a_number``, ``not_a_date``, ``not_a_boolean``,
@@ -194,7 +223,8 @@ or a value silently becoming empty."""
 
 MONEY_COLUMNS = {
     "products": ["unit_price", "cost", "qty_on_hand"],
-    "invoice_lines": ["quantity", "unit_price", "amount", "discount"],
+    "invoices": ["tax_amount", "tax_rate", "discount_amount", "discount_percent"],
+    "invoice_lines": ["quantity", "unit_price", "amount", "discount", "tax_amount", "tax_rate"],
     "payments": ["amount"],
     "payment_applications": ["amount"],
     "credits": ["amount"],

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from qbo_pipeline.transform.context import InvoiceState
+from qbo_pipeline.transform.invoices import invoice_total_cents
 from qbo_pipeline.transform.rules import iso_date, to_cents
 
 
@@ -20,10 +21,10 @@ def _cents_by(keys: pd.Series, amounts: pd.Series) -> pd.Series:
 def invoice_states(invoices: pd.DataFrame, invoice_lines: pd.DataFrame,
                    payment_applications: pd.DataFrame | None = None,
                    credits: pd.DataFrame | None = None) -> dict[str, InvoiceState]:
-    """Per invoice: status, customer, total (lines minus discounts), and balance after
-    the payment applications and the (not deleted) credits that name it."""
-    net = _cents_by(invoice_lines["invoice_id"], invoice_lines["amount"]).sub(
-        _cents_by(invoice_lines["invoice_id"], invoice_lines["discount"].fillna(0.0)), fill_value=0)
+    """Per invoice: status, customer, total (lines minus discounts, plus billed tax, minus the
+    invoice discount), and balance after the payment applications, the (not deleted) credits
+    that name it and the credit notes that credit it."""
+    net = invoice_total_cents(invoices, invoice_lines)
     paid = pd.Series(dtype="int64")
     if payment_applications is not None and not payment_applications.empty:
         paid = _cents_by(payment_applications["invoice_id"], payment_applications["amount"])
@@ -31,7 +32,13 @@ def invoice_states(invoices: pd.DataFrame, invoice_lines: pd.DataFrame,
     if credits is not None and not credits.empty:
         live = credits[credits["invoice_id"].notna() & ~credits["deleted"].astype(bool)]
         credited = _cents_by(live["invoice_id"], live["amount"])
-    ids = invoices["id"]
+    if "kind" in invoices and "credited_invoice_id" in invoices:
+        notes = (invoices["kind"] == "credit_note").to_numpy() & invoices["credited_invoice_id"].notna().to_numpy() \
+            & ~invoices["deleted"].astype(bool).to_numpy()
+        if notes.any():
+            by_note = pd.Series(net.to_numpy()[notes], index=invoices["credited_invoice_id"].to_numpy()[notes])
+            credited = credited.add(by_note.groupby(level=0).sum(), fill_value=0)
+    ids = invoices["id"].astype(str)
     total = ids.map(net).fillna(0).to_numpy(dtype="int64")
     balance = total - ids.map(paid).fillna(0).to_numpy(dtype="int64") - ids.map(credited).fillna(0).to_numpy(dtype="int64")
     states = {}

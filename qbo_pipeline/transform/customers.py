@@ -8,7 +8,7 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.transform.context import TransformContext, TransformResult
 from qbo_pipeline.transform.names import disambiguate
 from qbo_pipeline.transform.payload import Payload, source_ref
-from qbo_pipeline.transform.rules import LIMITS, Report, text
+from qbo_pipeline.transform.rules import LIMITS, Report, id_order, text, valid_email, valid_phone
 
 
 def _base_name(row: dict) -> str | None:
@@ -46,11 +46,19 @@ def build_customers(customers: pd.DataFrame, config: PipelineConfig,
     for row in rows:
         sid = str(row["id"])
         bases[sid] = report.fit(sid, "DisplayName", _base_name(row) or sid, max_len, name=True)
-    emails = {str(r["id"]): text(r["email"]) for r in rows}
+    emails = {}
+    for row in rows:
+        sid, email = str(row["id"]), text(row["email"])
+        email = email.strip() if email else None
+        if email and not valid_email(email):
+            # QBO accepts a customer without an e-mail: drop the field, keep the customer
+            report.changed(sid, "PrimaryEmailAddr.Address", email, "", "invalid_dropped")
+            email = None
+        emails[sid] = email
     names = disambiguate(bases, emails if options.disambiguation == "email" else {}, context.claimed_names,
                          max_len, report, "DisplayName")
     depths = _depths(customers)
-    rows.sort(key=lambda r: (depths.get(r["id"], 0), str(r["id"])))
+    rows.sort(key=lambda r: (depths.get(r["id"], 0), id_order(r["id"])))
     payloads = []
     for row in rows:
         sid = str(row["id"])
@@ -60,10 +68,14 @@ def build_customers(customers: pd.DataFrame, config: PipelineConfig,
             value = report.fit(sid, target, text(row[source]), name=True)
             if value:
                 body[target] = value
-        email = text(row["email"])
+        email = emails[sid]
         if email:
-            body["PrimaryEmailAddr"] = {"Address": email.strip()}
-        phone = report.fit(sid, "PrimaryPhone.FreeFormNumber", text(row["phone"]))
+            body["PrimaryEmailAddr"] = {"Address": email}
+        phone = text(row["phone"])
+        if phone and not valid_phone(phone):
+            report.changed(sid, "PrimaryPhone.FreeFormNumber", phone, "", "invalid_dropped")
+            phone = None
+        phone = report.fit(sid, "PrimaryPhone.FreeFormNumber", phone)
         if phone:
             body["PrimaryPhone"] = {"FreeFormNumber": phone}
         address = {}
@@ -86,7 +98,7 @@ def build_customers(customers: pd.DataFrame, config: PipelineConfig,
         body["Active"] = active
         lookup = {"DisplayName": names[sid]}
         if email:
-            lookup["PrimaryEmailAddr"] = email.strip()
+            lookup["PrimaryEmailAddr"] = email
         payloads.append(Payload("Customer", sid, body, action="upsert" if active else "deactivate", lookup=lookup))
     skipped, normalisations = report.frames()
     return TransformResult(payloads, skipped, normalisations)

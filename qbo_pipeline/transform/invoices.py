@@ -8,16 +8,29 @@ and the per-line dicts are then assembled in one pass over the sorted lines.
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.transform.context import TransformContext, TransformResult
-from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
-from qbo_pipeline.transform.rules import LIMITS, Report, cut, iso_date, short_doc_number, text, to_cents
+from qbo_pipeline.transform.payload import Payload, named_ref, ownership_marker, source_ref, with_marker
+from qbo_pipeline.transform.rules import (
+    LIMITS,
+    Report,
+    cut,
+    exact_pairs,
+    id_order,
+    iso_date,
+    quantity_text,
+    short_doc_number,
+    text,
+    to_cents,
+)
 
 UNPAID_STATUSES = {"sent"}
+APPLY_NOTE_PREFIX = "apply_note:"
 
 
 def transaction_skips(dates: pd.Series, start: date) -> np.ndarray:
@@ -114,11 +127,24 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
     amount_cents = to_cents(lines["amount"].to_numpy()[pos])
     discount_cents = to_cents(lines["discount"].fillna(0.0).to_numpy()[pos])
     codes = codes.to_numpy()[pos]
+    line_tax = lines["tax_amount"].to_numpy(dtype="float64")[pos]
+    line_has_tax = ~np.isnan(line_tax)
+    line_tax_cents = to_cents(np.nan_to_num(line_tax))
+    if config.taxes.mode == "us" and line_has_tax.any():
+        # a line whose tax the source billed is taxable exactly when it was taxed
+        codes = np.where(line_has_tax, np.where(line_tax_cents != 0, "TAX", "NON"), codes)
 
     bounds_left = np.searchsorted(line_invoice, exported["id"].to_numpy(), side="left")
     bounds_right = np.searchsorted(line_invoice, exported["id"].to_numpy(), side="right")
-    running = np.concatenate([[0], np.cumsum(discount_cents)])
-    invoice_discount = running[bounds_right] - running[bounds_left]
+
+    def per_invoice(values: np.ndarray) -> np.ndarray:
+        running = np.concatenate([[0], np.cumsum(values)])
+        return running[bounds_right] - running[bounds_left]
+
+    invoice_discount = per_invoice(discount_cents)
+    net_cents = per_invoice(amount_cents) - invoice_discount
+    taxes = invoice_taxes(exported, per_invoice(line_tax_cents), per_invoice(line_has_tax.astype("int64")) > 0)
+    extra_discount, after_tax = invoice_discounts(exported, net_cents, taxes)
 
     generic = named_ref("Item", options.generic_item)
     tax_refs = _RefCache(lambda code: named_ref("TaxCode", code))
@@ -132,14 +158,18 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
         built_lines, overflow = _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_refs,
                                                 max_desc, report)
 
+    doc_numbers = unique_doc_numbers(dict(zip(exported["id"].astype(str), exported["number"], strict=True)))
     payloads = []
-    columns = ["id", "number", "customer_id", "status", "issue_date", "due_date", "currency", "memo", "deleted"]
+    columns = ["id", "number", "customer_id", "status", "issue_date", "due_date", "currency", "memo", "deleted",
+               "kind", "credited_invoice_id"]
+    applications = []
     for index, row in enumerate(exported[columns].itertuples(index=False, name=None)):
-        sid, number, customer, status, issued, due, currency, memo, deleted = row
+        sid, number, customer, status, issued, due, currency, memo, deleted, kind, credited = row
         sid = str(sid)
+        entity = "CreditMemo" if kind == "credit_note" else "Invoice"
         left, right = bounds_left[index], bounds_right[index]
         body_lines = built_lines(left, right)
-        discount = int(invoice_discount[index])
+        discount = int(invoice_discount[index]) + int(extra_discount[index])
         if discount:
             body_lines.append({
                 "Amount": discount / 100,
@@ -148,33 +178,146 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
             })
         body: dict = {"CustomerRef": source_ref("Customer", customer), "TxnDate": iso_date(issued)}
         due_iso = iso_date(due)
-        if due_iso:
+        if due_iso and entity == "Invoice":
             body["DueDate"] = due_iso
         lookup = {}
         number = text(number)
         if number:
-            doc = short_doc_number(number)
+            doc = doc_numbers[sid]
             if doc != number:
-                report.changed(sid, "DocNumber", number, doc, "doc_number_shortened")
+                rule = "doc_number_shortened" if doc == short_doc_number(number) else "doc_number_disambiguated"
+                report.changed(sid, "DocNumber", number, doc, rule)
             body["DocNumber"] = lookup["DocNumber"] = doc
         note = _private_note(sid, text(memo), overflow.get(sid, ()), report)
-        if note:
-            body["PrivateNote"] = note
+        body["PrivateNote"] = with_marker(note, entity, sid)
         currency = text(currency)
         if currency and currency != options.home_currency:
             body["CurrencyRef"] = {"value": currency}
         if mapped:
             body["GlobalTaxCalculation"] = config.taxes.global_calculation
         body["Line"] = body_lines
+        if extra_discount[index]:
+            body["ApplyTaxAfterDiscount"] = not bool(after_tax[index])
+        if taxes[index] is not None:
+            body["TxnTaxDetail"] = {"TotalTax": int(taxes[index]) / 100}
         action = "delete" if deleted else "void" if status == "void" else "upsert"
-        payloads.append(Payload("Invoice", sid, body, action=action, lookup=lookup, txn_date=body["TxnDate"]))
+        if entity == "CreditMemo" and action == "void":
+            action = "delete"  # QBO documents no void for credit memos
+        payloads.append(Payload(entity, sid, body, action=action, lookup=lookup, txn_date=body["TxnDate"]))
+        credited = text(credited)
+        if entity == "CreditMemo" and credited and action == "upsert" and options.apply_credits_to_invoices:
+            total = int(net_cents[index]) - int(extra_discount[index]) + int(taxes[index] or 0)
+            if total > 0:
+                applications.append(credit_application(sid, credited, str(customer), body["TxnDate"], total,
+                                                       currency, config))
     skipped, normalisations = report.frames()
-    return TransformResult(payloads, skipped, normalisations)
+    return TransformResult(payloads + applications, skipped, normalisations)
+
+
+def credit_application(note_id: str, invoice_id: str, customer: str, txn_date: str, cents: int,
+                       currency: str | None, config: PipelineConfig) -> Payload:
+    """A zero Payment applying a credit note to the invoice it credits (source id ``apply_note:<id>``)."""
+    body = {
+        "CustomerRef": source_ref("Customer", customer),
+        "TxnDate": txn_date,
+        "TotalAmt": 0.0,
+        "PrivateNote": with_marker(f"Applies credit note {note_id} to invoice {invoice_id}.", "Payment",
+                                   APPLY_NOTE_PREFIX + note_id),
+        "Line": [_linked(cents, "Invoice", invoice_id), _linked(cents, "CreditMemo", note_id)],
+    }
+    if currency and currency != config.options.home_currency:
+        body["CurrencyRef"] = {"value": currency}
+    return Payload("Payment", APPLY_NOTE_PREFIX + note_id, body, txn_date=txn_date)
+
+
+def _linked(cents: int, entity: str, source_id: str) -> dict:
+    return {"Amount": cents / 100,
+            "LinkedTxn": [{"TxnId": source_ref(entity, source_id, as_id=True), "TxnType": entity}]}
+
+
+def invoice_taxes(invoices: pd.DataFrame, line_tax_cents: np.ndarray, any_line_tax: np.ndarray) -> list[int | None]:
+    """Tax billed per invoice in cents (lines' tax plus the invoice-level tax), or None when the
+    source gave no tax amount at all (then QBO applies the tax codes: code-only mode)."""
+    own = invoices["tax_amount"].to_numpy(dtype="float64")
+    own_cents = to_cents(np.nan_to_num(own))
+    billed = any_line_tax | ~np.isnan(own)
+    return [int(line_tax_cents[i] + own_cents[i]) if billed[i] else None for i in range(len(invoices))]
+
+
+def invoice_discounts(invoices: pd.DataFrame, net_cents: np.ndarray,
+                      taxes: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(invoice-level discount in cents, applies after tax) per invoice.
+
+    An amount is taken as is; a percent applies to the lines after their own discounts, plus
+    the billed tax when the source applies it after tax, rounded half-up to cents. It is sent
+    as an amount, so QBO's total is the source's to the cent (QBO's own percent discount would
+    apply to the lines only and allows 2 decimals).
+    """
+    amount = invoices["discount_amount"].to_numpy(dtype="float64")
+    percent = invoices["discount_percent"].to_numpy(dtype="float64")
+    after = invoices["discount_after_tax"].fillna(False).to_numpy(dtype=bool)
+    cents = np.zeros(len(invoices), dtype="int64")
+    for i in range(len(invoices)):
+        if not np.isnan(amount[i]) and amount[i]:
+            cents[i] = to_cents(np.array([amount[i]]))[0]
+        elif not np.isnan(percent[i]) and percent[i]:
+            base = Decimal(int(net_cents[i]) + (int(taxes[i] or 0) if after[i] else 0))
+            pct = Decimal(repr(float(percent[i])))
+            cents[i] = int((base * pct / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return cents, after
+
+
+def invoice_total_cents(invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
+    """Invoice id -> total in cents as exported: lines minus discounts, plus billed tax, minus the
+    invoice-level discount (the same arithmetic as the payloads)."""
+    by_invoice = lines.groupby("invoice_id", sort=False)
+    ids = invoices["id"].astype(str)
+
+    def summed(column: str) -> np.ndarray:
+        cents = pd.Series(to_cents(lines[column].fillna(0.0).to_numpy()), index=lines.index)
+        return ids.map(cents.groupby(lines["invoice_id"].astype(str)).sum()).fillna(0).to_numpy(dtype="int64")
+
+    net = summed("amount") - summed("discount")
+    has_line_tax = ids.map(by_invoice["tax_amount"].count() if len(lines) else pd.Series(dtype="int64")).fillna(0)
+    taxes = invoice_taxes(invoices, summed("tax_amount"), has_line_tax.to_numpy() > 0)
+    extra, _ = invoice_discounts(invoices, net, taxes)
+    total = net - extra + np.array([t or 0 for t in taxes], dtype="int64")
+    return pd.Series(total, index=ids.to_numpy())
+
+
+def unique_doc_numbers(numbers: dict[str, object]) -> dict[str, str]:
+    """Source id -> DocNumber, unique (case-insensitively) among different source numbers.
+
+    Numbers that fit keep themselves; long ones are shortened with a hash of the whole
+    number (batch-independent), and the rare short form still taken is re-hashed with the
+    source id, in numeric id order. The same source number on two invoices stays the same:
+    validation quarantines that reuse (check ``number_reused``).
+    """
+    result: dict[str, str] = {}
+    owner: dict[str, str] = {}  # casefolded DocNumber -> the source number holding it
+    wanted = {sid: text(number) for sid, number in numbers.items()}
+    ordered = sorted((sid for sid, n in wanted.items() if n), key=id_order)
+    fitting = [sid for sid in ordered if len(wanted[sid]) <= LIMITS["DocNumber"]]
+    for sid in fitting:
+        result[sid] = wanted[sid]
+        owner.setdefault(wanted[sid].casefold(), wanted[sid])
+    for sid in ordered:
+        if sid in result:
+            continue
+        number = wanted[sid]
+        doc, attempt = short_doc_number(number), 0
+        while owner.get(doc.casefold(), number) != number:
+            attempt += 1
+            doc = short_doc_number(number, salt=f"{sid}#{attempt}" if attempt > 1 else sid)
+        owner[doc.casefold()] = number
+        result[sid] = doc
+    return result
 
 
 def _private_note(sid: str, memo: str | None, overflow: tuple | list, report: Report) -> str | None:
-    """The memo (cut at 4000), then the full text of cut descriptions while it fits."""
-    limit = LIMITS["PrivateNote"]
+    """The memo (cut to leave room for the ownership marker), then the full text of cut descriptions
+    while it fits."""
+    limit = LIMITS["PrivateNote"] - len(ownership_marker("Invoice", sid)) - 1
     note = memo
     if note and len(note) > limit:
         report.changed(sid, "PrivateNote", note, cut(note, limit), "truncated")
@@ -196,8 +339,8 @@ def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_
     line_no = lines["line_no"].to_numpy()[pos]
     qty = lines["quantity"].to_numpy(dtype="float64")[pos]
     price = np.round(lines["unit_price"].to_numpy(dtype="float64")[pos], 4)
-    with np.errstate(invalid="ignore"):
-        priced = ~np.isnan(qty) & ~np.isnan(price) & (to_cents(qty * price) == amount_cents)
+    priced = exact_pairs(qty, price, amount_cents)
+    has_pair = ~np.isnan(qty) & ~np.isnan(price)
     amounts = amount_cents / 100
     item_refs = _RefCache(lambda pid: source_ref("Item", pid))
     overflow: dict[str, list] = {}
@@ -216,6 +359,11 @@ def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_
         if not isinstance(pid, str):
             label = text(name[i])
             desc = f"{label} - {desc}" if label and desc else label or desc
+        if has_pair[i] and not priced[i]:
+            pair = quantity_text(float(qty[i]), float(price[i]))
+            desc = f"{desc} ({pair})" if desc else pair
+            report.changed(str(line_invoice[i]), f"Line[{int(line_no[i])}].Qty", pair, "",
+                           "amount_only_line")
         if desc:
             if len(desc) > max_desc:
                 sid = str(line_invoice[i])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from qbo_pipeline.transform.rules import Report, clean_name, cut
+from qbo_pipeline.transform.rules import Report, clean_name, cut, id_order
 
 
 def _with_suffix(base: str, suffix: str, max_len: int) -> str:
@@ -20,12 +20,12 @@ def disambiguate(bases: Mapping[str, str], hints: Mapping[str, str | None], clai
     """Unique names for ``bases`` (source id -> wanted name), compared case-insensitively.
 
     In each group of equal names one record keeps the plain name: the one ``claimed`` says
-    holds it in QBO already, else the smallest source id. The others get `` (hint)`` (the
+    holds it in QBO already, else the smallest source id (numeric ids by value). The others get `` (hint)`` (the
     e-mail or SKU) or `` (source id)`` when the hint is missing or does not make the name
     unique. A name claimed by a record outside this batch is never reused.
     """
     groups: dict[str, list[str]] = defaultdict(list)
-    for sid in sorted(bases):
+    for sid in sorted(bases, key=id_order):
         groups[bases[sid].casefold()].append(sid)
     result: dict[str, str] = {}
     taken: set[str] = set(groups)

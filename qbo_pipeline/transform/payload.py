@@ -40,6 +40,27 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+OWNERSHIP_PREFIX = "[qbo-pipeline "
+
+
+def ownership_marker(entity: str, source_id: str) -> str:
+    """The line every exported transaction carries in its PrivateNote: ``[qbo-pipeline Invoice 17]``.
+
+    It is how the exporter later proves a QBO record with the same number is its own (a
+    response lost after QBO committed) and not a person's (see ``export/ownership.py``).
+    """
+    return f"{OWNERSHIP_PREFIX}{entity} {source_id}]"
+
+
+def with_marker(note: str | None, entity: str, source_id: str, limit: int = 4000) -> str:
+    """``note`` (cut so the marker fits in ``limit``) followed by the ownership marker on its own line."""
+    marker = ownership_marker(entity, source_id)
+    if not note:
+        return marker
+    room = limit - len(marker) - 1
+    return f"{note[:room].rstrip()}\n{marker}"
+
+
 def source_ref(entity: str, source_id: str, *, as_id: bool = False) -> dict[str, Any]:
     """Placeholder for the QBO record exported from another source row."""
     return {REF_KEY: {"kind": "source", "entity": entity, "source_id": str(source_id), "as_id": as_id}}

@@ -12,7 +12,7 @@ from qbo_pipeline.transform.rules import (
     LIMITS,
     Report,
     iso_date,
-    short_doc_number,
+    short_reference,
     text,
     to_cents,
 )
@@ -28,7 +28,7 @@ def reference_number(report: Report, sid: str, value: str | None, limit: int) ->
     """PaymentRefNum: long gateway ids keep their first 5 and last characters, like DocNumber."""
     if value is None:
         return None
-    short = short_doc_number(value, limit)
+    short = short_reference(value, limit)
     if short != value:
         report.changed(sid, "PaymentRefNum", value, short, "reference_shortened")
     return short

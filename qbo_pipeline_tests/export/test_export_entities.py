@@ -116,8 +116,10 @@ def test_existing_invoice_found_by_doc_number(qbo):
     report = qbo.engine().export([customer("C1", "Doc Customer")])
     cust_id = qbo.ledger.get_link("demo", "Customer", "C1")["qbo_id"]
     item_id = qbo.client.find("Item", "Name", "Hours")[0]["Id"]
+    # the same customer, date and total: the same invoice typed by hand (see test_export_ownership.py)
     existing = qbo.client.create("Invoice", {"CustomerRef": {"value": cust_id}, "DocNumber": "T-X1",
-                                             "Line": [{"Amount": 1.0, "DetailType": "SalesItemLineDetail",
+                                             "TxnDate": "2025-03-01",
+                                             "Line": [{"Amount": 100.0, "DetailType": "SalesItemLineDetail",
                                                        "SalesItemLineDetail": {"ItemRef": {"value": item_id}}}]})
     report = qbo.engine().export([customer("C1", "Doc Customer"), invoice("X1", "C1", 100.0)])
     assert report.counts["linked"] == 1 and report.counts["created"] == 0, report.as_dict()

@@ -41,19 +41,17 @@ def test_dirty_customers_each_failure_explained():
     result = validate("customers", {"customers": frame}, known_ids={"customers": {"C0"}})
     q = result.quarantine
     by_id = {sid: set(group["check"]) for sid, group in q.groupby("source_id")}
-    assert by_id == {
-        "C2": {"email_format"},
+    assert by_id == {  # C2 and C7: an invalid e-mail is dropped by the transform, not quarantined
         "C3": {"no_name"},
         "C4": {"unknown_parent"},
         "C5": {"currency_code"},
         "C6": {"parent_is_self"},
-        "C7": {"email_length"},
     }
-    assert list(result.valid["customers"]["id"]) == ["C1"]
-    reason = q.loc[q["source_id"] == "C2", "reason"].iloc[0]
-    assert reason == "The customer has an e-mail address that is not valid (not-an-email)."
+    assert list(result.valid["customers"]["id"]) == ["C1", "C2", "C7"]
+    reason = q.loc[q["source_id"] == "C6", "reason"].iloc[0]
+    assert reason == "The customer names itself as its parent customer."
     assert set(q.columns) >= {"entity", "source_id", "column", "check", "reason"}
-    assert quarantined_ids(result) == {"C2", "C3", "C4", "C5", "C6", "C7"}
+    assert quarantined_ids(result) == {"C3", "C4", "C5", "C6"}
 
 
 def test_parent_known_from_earlier_sync_passes():
@@ -126,5 +124,5 @@ def test_column_schema_has_descriptions_for_every_column():
     names = [c["name"] for c in columns]
     assert names[0] == "id" and "email" in names and "updated_at" in names
     email = next(c for c in columns if c["name"] == "email")
-    assert email["nullable"] is True and "e-mail" in email["description"] and "email_format" in email["description"]
+    assert email["nullable"] is True and "e-mail" in email["description"] and "dropped" in email["description"]
     assert all(c["description"] for c in columns)

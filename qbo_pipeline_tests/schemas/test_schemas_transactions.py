@@ -163,3 +163,28 @@ def test_future_dates_and_currency_mismatch():
     assert reasons["I1"].startswith("The invoice is dated 2024-07-01, in the future;")
     # without customer currencies nothing is assumed
     assert validate("invoices", frames, known_ids=known, as_of=date(2024, 8, 1)).quarantine.empty
+
+
+def test_reused_and_missing_invoice_numbers_are_quarantined_in_numeric_id_order():
+    frames = invoice_frames(
+        [invoice("132", number="INV-1"), invoice("60", number="inv-1 "), invoice("7", number=None),
+         invoice("8", number="INV-1", status="draft"), invoice("9", number="INV-2")],
+        [line(f"L{i}", i) for i in ("132", "60", "7", "8", "9")],
+    )
+    result = validate("invoices", frames, known_ids=KNOWN | {"customers": {"C1"}})
+    q = result.quarantine.set_index("source_id")
+    assert set(q.index) == {"132", "7"}  # '60' keeps INV-1 (60 < 132); the draft is not exported
+    assert q.loc["132", "check"] == "number_reused" and "also on invoice 60" in q.loc["132", "reason"]
+    assert q.loc["7", "check"] == "no_number" and "no number" in q.loc["7", "reason"]
+    assert set(result.valid["invoices"]["id"]) == {"60", "8", "9"}
+
+
+def test_invoice_discounts_that_cannot_apply_are_quarantined():
+    frames = invoice_frames(
+        [invoice("1", discount_amount=5.0, discount_percent=10), invoice("2", discount_amount=10.5),
+         invoice("3", discount_amount=10.5, discount_after_tax=True)],
+        [line("L1", "1"), line("L2", "2"), line("L3", "3", tax_amount=1.0)],
+    )
+    result = validate("invoices", frames, known_ids=KNOWN)
+    checks = dict(zip(result.quarantine["source_id"], result.quarantine["check"], strict=True))
+    assert checks == {"1": "two_discounts", "2": "discount_exceeds_total"}  # 3: 10.50 <= 10.00 + 1.00 tax

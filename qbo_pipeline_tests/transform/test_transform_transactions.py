@@ -37,7 +37,8 @@ def test_invoice_body_lines_discount_and_tax():
     body = payload.body
     assert payload.action == "upsert" and payload.txn_date == "2024-03-01" and payload.lookup == {"DocNumber": "I1"}
     assert body["CustomerRef"] == source_ref("Customer", "C1")
-    assert (body["TxnDate"], body["DueDate"], body["PrivateNote"]) == ("2024-03-01", "2024-03-31", "Thanks")
+    assert (body["TxnDate"], body["DueDate"], body["PrivateNote"]) == ("2024-03-01", "2024-03-31",
+                                                                       "Thanks\n[qbo-pipeline Invoice I1]")
     assert body["CurrencyRef"] == {"value": "CAD"}
     setup, hosting, discount = body["Line"]
     assert setup == {"LineNum": 1, "Amount": 100.0, "DetailType": "SalesItemLineDetail",
@@ -52,13 +53,22 @@ def test_invoice_body_lines_discount_and_tax():
     assert sorted(payload.depends_on) == [("Customer", "C1"), ("Item", "P1")]
 
 
-def test_doc_number_rule_first5_dots_last13():
+def test_doc_number_rule_first4_hash_last11():
     result = invoices([invoice("I1", number="ACME-2024-INVOICE-000123456789")], [line("L1", "I1")])
     doc = result.payloads[0].body["DocNumber"]
-    assert doc == "ACME-...-000123456789" and len(doc) == 21
+    assert doc.startswith("ACME~") and doc.endswith("~00123456789") and len(doc) == 21
     row = result.normalisations.iloc[0]
     assert (row["field"], row["rule"], row["original"]) == ("DocNumber", "doc_number_shortened",
                                                            "ACME-2024-INVOICE-000123456789")
+
+
+def test_long_numbers_sharing_their_ends_get_different_doc_numbers_whatever_the_batch():
+    alpha, beta = "PROJ-ALPHA-RETAINER-2024-000017", "PROJ-BETA-RETAINER-2024-000017"
+    both = invoices([invoice("1", number=alpha), invoice("2", number=beta)], [line("L1", "1"), line("L2", "2")])
+    docs = [p.body["DocNumber"] for p in both.payloads]
+    assert len(set(docs)) == 2 and all(len(d) <= 21 and d.endswith("2024-000017") for d in docs)
+    alone = invoices([invoice("2", number=beta)], [line("L2", "2")])
+    assert alone.payloads[0].body["DocNumber"] == docs[1]  # the same number in a later, smaller run
 
 
 def test_skip_rules_draft_and_before_start_keep_unpaid():
@@ -90,13 +100,13 @@ def test_long_description_cut_and_kept_in_private_note():
     result = invoices([invoice("I1", memo="memo")], [line("L1", "I1", description=text)])
     body = result.payloads[0].body
     assert len(body["Line"][0]["Description"]) == 4000
-    assert body["PrivateNote"] == "memo"  # 4100 characters do not fit the 4000 of PrivateNote
+    assert body["PrivateNote"] == "memo\n[qbo-pipeline Invoice I1]"  # 4100 characters do not fit in 4000
     assert "full_text_not_kept" in set(result.normalisations["rule"])
     shorter = load_config(overrides={"options": {"description_max_length": 50}})
     result = invoices([invoice("I1", memo="memo")], [line("L1", "I1", description="y" * 60)], config=shorter)
     body = result.payloads[0].body
     assert body["Line"][0]["Description"] == "y" * 50
-    assert body["PrivateNote"] == "memo\nLine 1 full description: " + "y" * 60
+    assert body["PrivateNote"] == "memo\nLine 1 full description: " + "y" * 60 + "\n[qbo-pipeline Invoice I1]"
 
 
 def test_aggregated_lines_one_per_tax_code():
