@@ -24,12 +24,28 @@ from typing import Any
 import click
 
 from qbo_pipeline.config import PipelineConfig, load_config, state_dir
+from qbo_pipeline.qbo.environments import DEFAULT_LOCAL_PORT as DEFAULT_SANDBOX_PORT
+from qbo_pipeline.qbo.environments import LOCAL_PORT_ENV as SANDBOX_PORT_ENV
+from qbo_pipeline.qbo.environments import LOCAL_URL_ENV
 
 log = logging.getLogger("qbo_pipeline.local")
 
-LOCAL_URL_ENV = "QBO_LOCAL_URL"
 LOCAL_CLIENT_SECRET = "local-client-secret"
 SANDBOX_START_TIMEOUT_S = 60
+# The embedded sandbox's fixed address (DEFAULT_SANDBOX_PORT, 8790) keeps "View in QuickBooks" links
+# recorded by one run working after the next start. Not 3000 (Dagster UI), 8765 (OAuth callback).
+
+
+def sandbox_port(option: int | None = None) -> int:
+    """``--sandbox-port``, else ``$QBO_SANDBOX_PORT``, else the fixed default (0: any free port, for tests)."""
+    if option is not None:
+        return option
+    value = os.environ.get(SANDBOX_PORT_ENV, "").strip()
+    if not value:
+        return DEFAULT_SANDBOX_PORT
+    if not value.isdigit() or int(value) > 65535:
+        raise click.ClickException(f"{SANDBOX_PORT_ENV}={value!r} is not a port number (0-65535)")
+    return int(value)
 
 
 def project_root() -> Path:
@@ -59,15 +75,20 @@ def uses_local_sandbox(config: PipelineConfig) -> bool:
 
 
 @contextlib.contextmanager
-def local_sandbox(data_file: Path, *, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Start the sandbox on a free loopback port in its own process; stop it on exit."""
+def local_sandbox(data_file: Path, *, port: int = 0, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start the sandbox on a loopback port (0: a free one) in its own process; stop it on exit."""
+    from qbo_pipeline.operator.preflight import check_port_free
+
+    check_port_free(port, "the local QBO sandbox",
+                    f"stop what uses it (another `qbo-pipeline run` or `ui`?) or pick another port with "
+                    f"--sandbox-port or {SANDBOX_PORT_ENV}")
     data_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         ready_file = Path(tmp) / "ready"
         log_path = data_file.with_suffix(".log")
         command = [
             sys.executable, "-m", "qbo_pipeline.sandbox", "serve",
-            "--host", "127.0.0.1", "--port", "0", "--data", str(data_file),
+            "--host", "127.0.0.1", "--port", str(port), "--data", str(data_file),
             "--auto-consent", "--ready-file", str(ready_file), *extra_args,
         ]  # fmt: skip
         with open(log_path, "ab") as log_file:
@@ -122,18 +143,40 @@ def local_environment(base_url: str) -> None:
     os.environ.setdefault("QBO_CLIENT_SECRET", LOCAL_CLIENT_SECRET)
 
 
-def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bool) -> dict[str, int] | None:
-    """Build the embedded demo database when the configured source is it and it is missing."""
-    from qbo_pipeline.source.demo import DEFAULT_SCALE, init_demo_db
+def local_client_secrets(config: PipelineConfig) -> None:
+    """Local companies use the sandbox's development secret when their variable is unset (docs/auth.md),
+    also against a sandbox the user started (``QBO_LOCAL_URL``)."""
+    for company in config.companies:
+        if company.environment == "local":
+            os.environ.setdefault(company.client_secret_env, LOCAL_CLIENT_SECRET)
+
+
+def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bool,
+                       demo: bool = False) -> dict[str, int] | None:
+    """Build the demo database when the source is the built-in demo path (or ``demo``) and it is
+    missing or empty. Any other missing source is an error, never a new demo: a typo in a path
+    must not turn into hundreds of demo invoices exported to a real company."""
+    from qbo_pipeline.operator.preflight import PreflightError, sqlite_file
+    from qbo_pipeline.source.demo import DEFAULT_SCALE, builtin_demo_url, existing_tables, init_demo_db
 
     url = config.source.url
-    if not url.startswith("sqlite:///"):
+    path = sqlite_file(url)
+    if path is None or not (demo or url == builtin_demo_url()):
         return None
-    path = Path(url.removeprefix("sqlite:///"))
+    if demo and config.source.mapping != "canonical":
+        raise PreflightError(f"{config.path}: source.mapping is {config.source.mapping!r}; --demo builds the "
+                             "canonical demo schema and needs mapping: canonical")
     if path.exists() and not reset:
-        return None
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        try:
+            if existing_tables(engine):
+                return None
+        finally:
+            engine.dispose()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale)
+    return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale, force=reset)
 
 
 def reset_state() -> None:
@@ -152,6 +195,10 @@ _CONFIG_OPTION = click.option(
     help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults).",
 )
 _COMPANY_OPTION = click.option("--company", "company_key", default=None, help="Company key from the configuration (default: all).")
+_SANDBOX_PORT_OPTION = click.option(
+    "--sandbox-port", "sandbox_port_option", type=click.IntRange(0, 65535), default=None,
+    help=f"Port of the local QBO sandbox (default: ${SANDBOX_PORT_ENV} or {DEFAULT_SANDBOX_PORT}; 0: any free port).",
+)
 _DRY_RUN_OPTION = click.option(
     "--dry-run", is_flag=True, help="Plan the export (create/update/skip with diffs) without writing to QuickBooks."
 )
@@ -167,9 +214,14 @@ class EmbeddedSession:
 
 
 @contextlib.contextmanager
-def embedded_session(config_path: str | None, *, scale: float | None = None, reset: bool = False) -> Iterator[EmbeddedSession]:
+def embedded_session(config_path: str | None, *, scale: float | None = None, reset: bool = False,
+                     demo: bool = False, port: int | None = None) -> Iterator[EmbeddedSession]:
     """Prepare the embedded defaults: Dagster home, demo source, local sandbox (when a company
-    targets it) and connected companies; stop the sandbox on exit."""
+    targets it) and connected companies; stop the sandbox on exit.
+
+    Configuration, source and mapping are checked before the sandbox starts or OAuth connects.
+    """
+    from qbo_pipeline.operator.preflight import check_ledger, check_sources, check_state_dir
     from qbo_pipeline.runner import connect_headless_if_needed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -177,16 +229,21 @@ def embedded_session(config_path: str | None, *, scale: float | None = None, res
     if config_path:
         os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
     config = load_config()
+    sandbox_port_wanted = sandbox_port(port)
+    check_state_dir(create=True)
     if reset:
         reset_state()
-    home = prepare_dagster_home()
-    built = ensure_demo_source(config, scale=scale, reset=reset)
+    built = ensure_demo_source(config, scale=scale, reset=reset, demo=demo)
     if built:
         click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
+    check_sources(config)
+    check_ledger(config)
+    local_client_secrets(config)
+    home = prepare_dagster_home()
     sandbox_data = state_dir() / "sandbox.db" if uses_local_sandbox(config) else None
     with contextlib.ExitStack() as stack:
         if sandbox_data is not None:
-            base_url = stack.enter_context(local_sandbox(sandbox_data))
+            base_url = stack.enter_context(local_sandbox(sandbox_data, port=sandbox_port_wanted))
             local_environment(base_url)
             click.echo(f"local QBO sandbox at {base_url} (data: {sandbox_data})")
             config = load_config()
@@ -201,18 +258,23 @@ def embedded_session(config_path: str | None, *, scale: float | None = None, res
 @click.option("--reset", is_flag=True, help="Start from scratch: rebuild the demo source and forget sandbox, ledger and Dagster state.")
 @_DRY_RUN_OPTION
 @click.option("--full", is_flag=True, help="Export every transaction day, not only the days changed since the last run.")
+@click.option("--demo", is_flag=True,
+              help="Build the demo database at the configured SQLite source.url if it is missing (only the "
+                   "built-in default path gets it without asking).")
+@_SANDBOX_PORT_OPTION
 @_CONFIG_OPTION
-def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool, config_path: str | None) -> None:
+def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool, demo: bool,
+                sandbox_port_option: int | None, config_path: str | None) -> None:
     """Run the export once through Dagster on the embedded defaults and print a summary.
 
-    Builds the demo billing database if it is missing, starts the local QBO sandbox on a free
-    loopback port (when a company targets it), connects to it through OAuth, materializes the
+    Builds the demo billing database if it is missing (at the built-in path only, or with
+    --demo), starts the local QBO sandbox on its fixed loopback port (when a company targets it), connects to it through OAuth, materializes the
     export assets in the persistent Dagster instance and stops the sandbox again. The first run
     exports the whole history; later runs only the days whose source rows changed.
     """
     from qbo_pipeline.runner import export_once, print_summary
 
-    with embedded_session(config_path, scale=scale, reset=reset) as session:
+    with embedded_session(config_path, scale=scale, reset=reset, demo=demo, port=sandbox_port_option) as session:
         keys = [company_key] if company_key else session.config.company_keys
         summaries = [export_once(session.config, key, dry_run=dry_run, full=full) for key in keys]
     print_summary(summaries, dagster_home=session.dagster_home, sandbox_data=session.sandbox_data)
@@ -225,8 +287,10 @@ def run_command(company_key: str | None, scale: float | None, reset: bool, dry_r
 @click.option("--from", "first_day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First transaction day (YYYY-MM-DD).")
 @click.option("--to", "last_day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last transaction day, included (YYYY-MM-DD).")
 @_DRY_RUN_OPTION
+@_SANDBOX_PORT_OPTION
 @_CONFIG_OPTION
-def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry_run: bool, config_path: str | None) -> None:
+def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry_run: bool,
+                     sandbox_port_option: int | None, config_path: str | None) -> None:
     """Export a range of transaction days (the historical export) from the command line.
 
     Runs in the persistent Dagster instance, at most 92 days per run (the assets' backfill
@@ -237,7 +301,7 @@ def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry
 
     if last_day < first_day:
         raise click.BadParameter("--to is before --from")
-    with embedded_session(config_path) as session:
+    with embedded_session(config_path, port=sandbox_port_option) as session:
         keys = [company_key] if company_key else session.config.company_keys
         summaries = [
             export_days(session.config, key, first_day.date(), last_day.date(), dry_run=dry_run) for key in keys
@@ -249,10 +313,14 @@ def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry
 
 @click.command("ui")
 @click.option("--port", type=int, default=3000, show_default=True, help="Port of the Dagster UI.")
+@_SANDBOX_PORT_OPTION
 @_CONFIG_OPTION
-def ui_command(port: int, config_path: str | None) -> None:
+def ui_command(port: int, sandbox_port_option: int | None, config_path: str | None) -> None:
     """Serve the Dagster UI (and daemon) on the embedded defaults, with the local sandbox alongside."""
-    with embedded_session(config_path):
+    from qbo_pipeline.operator.preflight import check_port_free
+
+    check_port_free(port, "the Dagster UI", "stop the other `qbo-pipeline ui` / `dagster dev`, or pass --port")
+    with embedded_session(config_path, port=sandbox_port_option):
         workspace = project_root() / "workspace.yaml"
         command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace), "-p", str(port)]
         click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the sandbox)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import time
 import webbrowser
 from dataclasses import dataclass
@@ -129,11 +128,9 @@ def company_for(invocation: Invocation, environment: str | None, base_url: str |
         update["environment"] = environment
     wanted_env = environment or company.environment
     if wanted_env == "local":
-        root = base_url or company.base_url or os.environ.get(LOCAL_URL_ENV)
-        if not root:
-            raise OperatorError(
-                "the local environment needs the sandbox's address: pass --base-url, set base_url in the "
-                f"configuration, or export {LOCAL_URL_ENV} (start one with `qbo-pipeline sandbox serve`)", EXIT_USAGE)
+        from qbo_pipeline.qbo.environments import local_root
+
+        root = base_url or company.base_url or local_root()  # the documented default: $QBO_LOCAL_URL or the fixed port
         update["base_url"] = root.rstrip("/")
     elif base_url:
         update["base_url"] = base_url.rstrip("/")

@@ -366,6 +366,10 @@ def doctor_command(invocation: Invocation, only: tuple[str, ...], no_source: boo
     qbo_checks = set(CHECKS) - {"connection", "access_token", "refresh_token", "minor_version"}
     with_qbo = not only or bool(set(only) & qbo_checks)
     with_source = not no_source and (not only or "currencies" in only)
+    if with_source:
+        from qbo_pipeline.operator.preflight import check_sources
+
+        check_sources(invocation.config, [invocation.company_key])
     facts = gather_facts(invocation.config, invocation.company_key, with_qbo=with_qbo, with_source=with_source)
     findings = doctor_findings(facts, invocation.config, only=only or None)
     counts = {s: sum(1 for f in findings if f.severity == s) for s in (OK, WARNING, ERROR)}

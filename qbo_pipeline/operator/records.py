@@ -66,12 +66,14 @@ def sync_command(invocation: Invocation, dry_run: bool, **selection: tuple[str, 
     a payment its invoices; a sub-customer its parent. Unchanged records are skipped as in
     a run. Exit 1 when a record failed, was blocked or quarantined.
     """
+    from qbo_pipeline.operator.preflight import check_sources
     from qbo_pipeline.operator.selection import SelectionError, export_selected
 
     wanted = {entity: list(selection[entity]) for _, entity in _SYNC_OPTIONS if selection.get(entity)}
     if not wanted:
         raise OperatorError("name at least one record: --invoice ID, --customer ID, --item ID, --payment ID, "
                             "--credit ID or --refund ID", EXIT_USAGE)
+    check_sources(invocation.config, [invocation.company_key])
     try:
         outcome = export_selected(invocation.config, invocation.company_key, wanted, dry_run=dry_run)
     except SelectionError as exc:

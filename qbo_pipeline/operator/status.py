@@ -257,6 +257,10 @@ def status_command(invocation: Invocation, record: tuple[str, str] | None, since
                                 "exported, failed or quarantined)")
         emit(invocation, data, lambda: _print_record(data))
         return
+    if not no_source:
+        from qbo_pipeline.operator.preflight import check_sources
+
+        check_sources(invocation.config, [invocation.company_key])
     data = company_status(invocation.config, invocation.company_key, since_days=since_days,
                           with_source=not no_source, stuck_after=stuck_after, run_limit=run_limit)
     emit(invocation, data, lambda: _print_company(data))
