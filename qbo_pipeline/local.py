@@ -221,6 +221,7 @@ def embedded_session(config_path: str | None, *, scale: float | None = None, res
 
     Configuration, source and mapping are checked before the sandbox starts or OAuth connects.
     """
+    from qbo_pipeline.operator.local_company import set_up_local_company
     from qbo_pipeline.operator.preflight import check_ledger, check_sources, check_state_dir
     from qbo_pipeline.runner import connect_headless_if_needed
 
@@ -241,6 +242,7 @@ def embedded_session(config_path: str | None, *, scale: float | None = None, res
     local_client_secrets(config)
     home = prepare_dagster_home()
     sandbox_data = state_dir() / "sandbox.db" if uses_local_sandbox(config) else None
+    embedded_keys = [c.key for c in config.companies if c.environment == "local" and not c.base_url]
     with contextlib.ExitStack() as stack:
         if sandbox_data is not None:
             base_url = stack.enter_context(local_sandbox(sandbox_data, port=sandbox_port_wanted))
@@ -249,6 +251,8 @@ def embedded_session(config_path: str | None, *, scale: float | None = None, res
             config = load_config()
         for key in config.company_keys:
             connect_headless_if_needed(config, key)
+        for key in embedded_keys:  # the demo company set up as the docs ask users to set up theirs
+            set_up_local_company(config, key)
         yield EmbeddedSession(config, home, sandbox_data)
 
 
