@@ -263,7 +263,7 @@ def plan_markdown(plan: Any, limit: int = 100) -> str:
     for step in steps[:limit]:
         data = step.as_dict()
         diff = data.get("diff") or []
-        changes = "; ".join(f"`{d.get('path')}`: {d.get('old')!r} → {d.get('new')!r}" for d in diff[:5])
+        changes = "; ".join(f"`{d.get('field')}`: {d.get('old')!r} → {d.get('new')!r}" for d in diff[:5])
         if len(diff) > 5:
             changes += f"; … {len(diff) - 5} more"
         lines.append(f"| {data.get('entity')} {data.get('source_id')} | {data.get('action')} | {changes.replace('|', '/')} |")
