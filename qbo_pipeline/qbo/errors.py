@@ -127,7 +127,8 @@ class NotFoundError(QboError):
     kind = "not_found"
     hint = (
         "A referenced record is missing or inactive in QBO (deleted or made inactive there); "
-        "reactivate it or clear the link with `qbo-pipeline ledger unlink`."
+        "reactivate it in QuickBooks, or forget the stale link with `qbo-pipeline unlink ENTITY SOURCE_ID` "
+        "(the next run looks the record up again)."
     )
 
 
