@@ -157,10 +157,18 @@ def connect_command(invocation: Invocation, environment: str | None, base_url: s
     """
     from qbo_pipeline.ledger import Ledger
     from qbo_pipeline.qbo.auth import OAuthApp, authorization_url, discover, exchange_code, parse_callback
+    from qbo_pipeline.qbo.errors import AuthError
     from qbo_pipeline.sync import open_vault
 
     company = company_for(invocation, environment, base_url)
     app = OAuthApp.from_company(company)
+    try:
+        discover(app.discovery_url)  # reachable before anything listens or opens a browser
+    except AuthError as exc:
+        where = ("is the local sandbox running? `qbo-pipeline ui` starts it, or `qbo-pipeline sandbox serve "
+                 f"--port {urlsplit(app.discovery_url).port} --auto-consent`" if company.environment == "local"
+                 else "check the network, or companies[].discovery_url")
+        raise OperatorError(f"{exc.message}; {where}", EXIT_USAGE) from None
     listener = CallbackListener(app.redirect_uri)
     url, state = authorization_url(app)
     ledger = Ledger(invocation.config.ledger.url)

@@ -207,3 +207,14 @@ def test_run_against_a_sandbox_the_user_started_needs_no_client_secret(state: Pa
         assert session.sandbox_data is None  # the user's sandbox is used, none was started
         assert os.environ["QBO_CLIENT_SECRET"] == LOCAL_CLIENT_SECRET
     monkeypatch.delenv("QBO_CLIENT_SECRET")
+
+
+def test_connect_to_a_sandbox_that_is_not_running(state: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _config(tmp_path, companies=[{"key": "demo", "environment": "local",
+                                           "base_url": f"http://127.0.0.1:{port}"}])
+    _one_line_error(["connect", "--config", str(config), "--no-browser", "--timeout", "1"],
+                    f"cannot read the OAuth discovery document at http://127.0.0.1:{port}/",
+                    "is the local sandbox running?", f"sandbox serve --port {port}")
