@@ -44,7 +44,9 @@ def sandbox_port(option: int | None = None) -> int:
     if not value:
         return DEFAULT_SANDBOX_PORT
     if not value.isdigit() or int(value) > 65535:
-        raise click.ClickException(f"{SANDBOX_PORT_ENV}={value!r} is not a port number (0-65535)")
+        from qbo_pipeline.operator.preflight import PreflightError
+
+        raise PreflightError(f"{SANDBOX_PORT_ENV}={value!r} is not a port number (0-65535); fix or unset it")
     return int(value)
 
 
@@ -272,9 +274,10 @@ def run_command(company_key: str | None, scale: float | None, reset: bool, dry_r
     """Run the export once through Dagster on the embedded defaults and print a summary.
 
     Builds the demo billing database if it is missing (at the built-in path only, or with
-    --demo), starts the local QBO sandbox on its fixed loopback port (when a company targets it), connects to it through OAuth, materializes the
-    export assets in the persistent Dagster instance and stops the sandbox again. The first run
-    exports the whole history; later runs only the days whose source rows changed.
+    --demo), starts the local QBO sandbox on its fixed loopback port (when a company targets
+    it), connects to it through OAuth, materializes the export assets in the persistent
+    Dagster instance and stops the sandbox again. The first run exports the whole history;
+    later runs only the days whose source rows changed.
     """
     from qbo_pipeline.runner import export_once, print_summary
 
