@@ -24,12 +24,32 @@ from typing import Any
 import click
 
 from qbo_pipeline.config import PipelineConfig, load_config, state_dir
+from qbo_pipeline.qbo.environments import DEFAULT_LOCAL_PORT as DEFAULT_SANDBOX_PORT
+from qbo_pipeline.qbo.environments import LOCAL_PORT_ENV as SANDBOX_PORT_ENV
+from qbo_pipeline.qbo.environments import LOCAL_URL_ENV
 
 log = logging.getLogger("qbo_pipeline.local")
 
-LOCAL_URL_ENV = "QBO_LOCAL_URL"
 LOCAL_CLIENT_SECRET = "local-client-secret"
 SANDBOX_START_TIMEOUT_S = 60
+# The embedded sandbox's fixed address (DEFAULT_SANDBOX_PORT, 8790) keeps "View in QuickBooks" links
+# recorded by one run working after the next start. Not 3000 (Dagster UI), 8765 (OAuth callback).
+
+
+def sandbox_port(option: int | None = None) -> int:
+    """``--sandbox-port``, else ``$QBO_SANDBOX_PORT``, else the fixed default (0: any free port, for tests)."""
+    if option is not None:
+        return option
+    value = os.environ.get(SANDBOX_PORT_ENV, "").strip()
+    if not value:
+        return DEFAULT_SANDBOX_PORT
+    if not value.isdigit() or int(value) > 65535:
+        from qbo_pipeline.operator.preflight import PreflightError
+
+        raise PreflightError(f"{SANDBOX_PORT_ENV}={value!r} is not a port number (0-65535); fix or unset it")
+    return int(value)
+
+
 
 
 def project_root() -> Path:
@@ -55,15 +75,20 @@ def uses_local_sandbox(config: PipelineConfig) -> bool:
 
 
 @contextlib.contextmanager
-def local_sandbox(data_file: Path, *, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Start the sandbox on a free loopback port in its own process; stop it on exit."""
+def local_sandbox(data_file: Path, *, port: int = 0, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start the sandbox on a loopback port (0: a free one) in its own process; stop it on exit."""
+    from qbo_pipeline.operator.preflight import check_port_free
+
+    check_port_free(port, "the local QBO sandbox",
+                    f"stop what uses it (another `qbo-pipeline run` or `ui`?) or pick another port with "
+                    f"--sandbox-port or {SANDBOX_PORT_ENV}")
     data_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         ready_file = Path(tmp) / "ready"
         log_path = data_file.with_suffix(".log")
         command = [
             sys.executable, "-m", "qbo_pipeline.sandbox", "serve",
-            "--host", "127.0.0.1", "--port", "0", "--data", str(data_file),
+            "--host", "127.0.0.1", "--port", str(port), "--data", str(data_file),
             "--auto-consent", "--ready-file", str(ready_file), *extra_args,
         ]  # fmt: skip
         with open(log_path, "ab") as log_file:
@@ -118,18 +143,40 @@ def local_environment(base_url: str) -> None:
     os.environ.setdefault("QBO_CLIENT_SECRET", LOCAL_CLIENT_SECRET)
 
 
-def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bool) -> dict[str, int] | None:
-    """Build the embedded demo database when the configured source is it and it is missing."""
-    from qbo_pipeline.source.demo import DEFAULT_SCALE, init_demo_db
+def local_client_secrets(config: PipelineConfig) -> None:
+    """Local companies use the sandbox's development secret when their variable is unset (docs/auth.md),
+    also against a sandbox the user started (``QBO_LOCAL_URL``)."""
+    for company in config.companies:
+        if company.environment == "local":
+            os.environ.setdefault(company.client_secret_env, LOCAL_CLIENT_SECRET)
+
+
+def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bool,
+                       demo: bool = False) -> dict[str, int] | None:
+    """Build the demo database when the source is the built-in demo path (or ``demo``) and it is
+    missing or empty. Any other missing source is an error, never a new demo: a typo in a path
+    must not turn into hundreds of demo invoices exported to a real company."""
+    from qbo_pipeline.operator.preflight import PreflightError, sqlite_file
+    from qbo_pipeline.source.demo import DEFAULT_SCALE, builtin_demo_url, existing_tables, init_demo_db
 
     url = config.source.url
-    if not url.startswith("sqlite:///"):
+    path = sqlite_file(url)
+    if path is None or not (demo or url == builtin_demo_url()):
         return None
-    path = Path(url.removeprefix("sqlite:///"))
+    if demo and config.source.mapping != "canonical":
+        raise PreflightError(f"{config.path}: source.mapping is {config.source.mapping!r}; --demo builds the "
+                             "canonical demo schema and needs mapping: canonical")
     if path.exists() and not reset:
-        return None
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        try:
+            if existing_tables(engine):
+                return None
+        finally:
+            engine.dispose()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale)
+    return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale, force=reset)
 
 
 def reset_state() -> None:
@@ -143,6 +190,10 @@ def reset_state() -> None:
             target.unlink()
 
 
+_SANDBOX_PORT_OPTION = click.option(
+    "--sandbox-port", "sandbox_port_option", type=click.IntRange(0, 65535), default=None,
+    help=f"Port of the local QBO sandbox (default: ${SANDBOX_PORT_ENV} or {DEFAULT_SANDBOX_PORT}; 0: any free port).",
+)
 _CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
     help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults).",
@@ -166,10 +217,15 @@ class EmbeddedSession:
 @contextlib.contextmanager
 def embedded_session(
     config_path: str | None, *, scale: float | None = None, reset: bool = False, time_scale: float = 1.0,
-    verbose: bool = False, wait: bool = True, command: str = "run",
+    verbose: bool = False, wait: bool = True, command: str = "run", demo: bool = False, port: int | None = None,
 ) -> Iterator[EmbeddedSession]:
     """Prepare the embedded defaults: Dagster home, demo source, local sandbox (when a company
-    targets it, at ``time_scale``) and connected companies; stop the sandbox on exit."""
+    targets it, at ``time_scale``) and connected companies; stop the sandbox on exit.
+
+    Configuration, source and mapping are checked before the sandbox starts or OAuth connects.
+    """
+    from qbo_pipeline.operator.local_company import set_up_local_company
+    from qbo_pipeline.operator.preflight import check_ledger, check_sources, check_state_dir
     from qbo_pipeline.runlock import CompanyBusyError, local_sandbox_lock
     from qbo_pipeline.runner import EXIT_BUSY, connect_headless_if_needed, quiet_console
 
@@ -178,7 +234,10 @@ def embedded_session(
     if config_path:
         os.environ["QBO_PIPELINE_CONFIG"] = str(Path(config_path).resolve())
     config = load_config()
+    sandbox_port_wanted = sandbox_port(port)
+    check_state_dir(create=True)
     sandbox_data = state_dir() / "sandbox.db" if uses_local_sandbox(config) else None
+    embedded_keys = [c.key for c in config.companies if c.environment == "local" and not c.base_url]
     with contextlib.ExitStack() as stack:
         if sandbox_data is not None:
             # one embedded sandbox (process and data file) per state folder: a second command waits or refuses
@@ -189,19 +248,24 @@ def embedded_session(
                 raise SystemExit(EXIT_BUSY) from None
         if reset:
             reset_state()
-        home = prepare_dagster_home()
-        built = ensure_demo_source(config, scale=scale, reset=reset)
+        built = ensure_demo_source(config, scale=scale, reset=reset, demo=demo)
         if built:
             click.echo("demo source built: " + ", ".join(f"{n} {t}" for t, n in built.items()))
+        check_sources(config)
+        check_ledger(config)
+        local_client_secrets(config)
+        home = prepare_dagster_home()
         if sandbox_data is not None:
             extra = ("--time-scale", str(time_scale)) if time_scale != 1.0 else ()
-            base_url = stack.enter_context(local_sandbox(sandbox_data, extra_args=extra))
+            base_url = stack.enter_context(local_sandbox(sandbox_data, port=sandbox_port_wanted, extra_args=extra))
             local_environment(base_url)
             click.echo(f"local QBO sandbox at {base_url} (data: {sandbox_data})"
                        + (f", time scale {time_scale:g}" if extra else ""))
             config = load_config()
         for key in config.company_keys:
             connect_headless_if_needed(config, key)
+        for key in embedded_keys:  # the demo company set up as the docs ask users to set up theirs
+            set_up_local_company(config, key)
         yield EmbeddedSession(config, home, sandbox_data, log_path)
 
 
@@ -242,16 +306,22 @@ def _run_companies(session: EmbeddedSession, company_key: str | None, run_config
 @_DRY_RUN_OPTION
 @click.option("--full", is_flag=True, help="Re-plan every source row, not only what changed since the last run "
               "(unchanged records cost no write).")
+@click.option("--demo", is_flag=True,
+              help="Build the demo database at the configured SQLite source.url if it is missing (only the "
+                   "built-in default path gets it without asking).")
+@_SANDBOX_PORT_OPTION
 @_TIME_SCALE_OPTION
 @_NO_WAIT_OPTION
 @_VERBOSE_OPTION
 @_CONFIG_OPTION
-def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool,
-                time_scale: float, no_wait: bool, verbose: bool, config_path: str | None) -> None:
+def run_command(company_key: str | None, scale: float | None, reset: bool, dry_run: bool, full: bool, demo: bool,
+                sandbox_port_option: int | None, time_scale: float, no_wait: bool, verbose: bool,
+                config_path: str | None) -> None:
     """Sync each company once through Dagster on the embedded defaults and print a summary.
 
-    Builds the demo billing database if it is missing, starts the local QBO sandbox on a free
-    loopback port (when a company targets it), connects to it through OAuth, runs the export
+    Builds the demo billing database if it is missing (at the built-in path only, or with
+    --demo), starts the local QBO sandbox on its fixed loopback port (when a company targets
+    it), connects to it through OAuth, runs the export
     job for each company's partition in the persistent Dagster instance and stops the sandbox
     again. The first run of a company exports its whole history in one run; later runs only
     what changed since the last one. Exit 0, or 1 when records failed or are blocked, 4 when a
@@ -260,7 +330,7 @@ def run_command(company_key: str | None, scale: float | None, reset: bool, dry_r
     from qbo_pipeline.runner import export_config
 
     with embedded_session(config_path, scale=scale, reset=reset, time_scale=time_scale, verbose=verbose,
-                          wait=not no_wait, command="run") as session:
+                          wait=not no_wait, command="run", demo=demo, port=sandbox_port_option) as session:
         _run_companies(session, company_key, export_config(dry_run=dry_run, full=full, wait=not no_wait),
                        verbose=verbose, time_scale=time_scale)
 
@@ -272,11 +342,12 @@ def run_command(company_key: str | None, scale: float | None, reset: bool, dry_r
 @click.option("--to", "last_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last transaction day, included (YYYY-MM-DD); default: the source's last.")
 @_DRY_RUN_OPTION
+@_SANDBOX_PORT_OPTION
 @_NO_WAIT_OPTION
 @_VERBOSE_OPTION
 @_CONFIG_OPTION
-def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry_run: bool, no_wait: bool,
-                     verbose: bool, config_path: str | None) -> None:
+def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry_run: bool,
+                     sandbox_port_option: int | None, no_wait: bool, verbose: bool, config_path: str | None) -> None:
     """Re-export a company's history (or the transactions dated --from .. --to) in one run per company.
 
     Every source row of the range is planned again against the ledger: what QuickBooks already
@@ -289,19 +360,23 @@ def backfill_command(company_key: str | None, first_day: Any, last_day: Any, dry
         raise click.BadParameter("--to is before --from")
     run_config = export_config(dry_run=dry_run, full=True, first=first_day.date() if first_day else None,
                                last=last_day.date() if last_day else None, wait=not no_wait)
-    with embedded_session(config_path, verbose=verbose, wait=not no_wait, command="backfill") as session:
+    with embedded_session(config_path, verbose=verbose, wait=not no_wait, command="backfill",
+                          port=sandbox_port_option) as session:
         _run_companies(session, company_key, run_config, verbose=verbose, time_scale=1.0)
 
 
 @click.command("ui")
 @click.option("--port", type=int, default=3000, show_default=True, help="Port of the Dagster UI.")
+@_SANDBOX_PORT_OPTION
 @_CONFIG_OPTION
-def ui_command(port: int, config_path: str | None) -> None:
+def ui_command(port: int, sandbox_port_option: int | None, config_path: str | None) -> None:
     """Serve the Dagster UI (and daemon) on the embedded defaults, with the local sandbox alongside."""
     from qbo_pipeline.defs.partitions import ensure_companies
     from qbo_pipeline.defs.runs import open_instance
+    from qbo_pipeline.operator.preflight import check_port_free
 
-    with embedded_session(config_path, verbose=True, command="ui") as session:
+    check_port_free(port, "the Dagster UI", "stop the other `qbo-pipeline ui` / `dagster dev`, or pass --port")
+    with embedded_session(config_path, verbose=True, command="ui", port=sandbox_port_option) as session:
         ensure_companies(open_instance(), session.config.company_keys)
         click.echo(f"companies (partitions of qbo_company): {', '.join(session.config.company_keys)}")
         workspace = project_root() / "workspace.yaml"

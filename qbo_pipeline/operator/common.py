@@ -100,10 +100,13 @@ def _setup_logging() -> None:
 
 def resolve(config_path: str | None, company_key: str | None, as_json: bool) -> Invocation:
     """Load the configuration and pick the company; configuration problems exit with 2."""
+    from qbo_pipeline.operator.preflight import PreflightError, check_state_dir
+
     try:
         config = load_config(config_path)
         company = config.company(company_key)
-    except ConfigError as exc:
+        check_state_dir(create=False)
+    except (ConfigError, PreflightError) as exc:
         raise OperatorError(str(exc), EXIT_USAGE) from None
     return Invocation(config, company.key, as_json)
 
@@ -132,18 +135,17 @@ def operator_command(func: Callable[..., Any]) -> Callable[..., Any]:
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Known pipeline errors -> ``OperatorError`` with the right exit code and the fix."""
+    from qbo_pipeline.cli import configuration_errors
     from qbo_pipeline.ledger import ExportLockedError
-    from qbo_pipeline.qbo.auth import TokenKeyError
     from qbo_pipeline.qbo.errors import AuthError, NeedsReconnectError, QboError
-    from qbo_pipeline.source.extract import ExtractError
     from qbo_pipeline.sync import NotConnectedError
 
     try:
         yield
     except (OperatorError, click.exceptions.Exit, click.Abort):
         raise
-    except (ConfigError, TokenKeyError, ExtractError) as exc:
-        raise OperatorError(str(exc), EXIT_USAGE) from None
+    except configuration_errors() as exc:  # the list of configuration/source/mapping errors lives in cli.py
+        raise OperatorError(" ".join(str(exc).split()), EXIT_USAGE) from None
     except NotConnectedError as exc:
         raise OperatorError(str(exc), EXIT_NOT_CONNECTED) from None
     except NeedsReconnectError as exc:
@@ -156,11 +158,6 @@ def translate_errors() -> Iterator[None]:
         raise OperatorError(f"{exc.describe()} — {exc.hint}", EXIT_FINDINGS) from None
     except ExportLockedError as exc:
         raise OperatorError(str(exc), EXIT_FINDINGS) from None
-    except ValueError as exc:
-        if "base URL" in str(exc):  # a local company with no sandbox address
-            raise OperatorError(f"{exc}; set base_url in the configuration or export QBO_LOCAL_URL",
-                                EXIT_USAGE) from None
-        raise
 
 
 def _default(value: Any) -> Any:

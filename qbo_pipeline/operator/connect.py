@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import time
 import webbrowser
 from dataclasses import dataclass
@@ -127,11 +126,9 @@ def company_for(invocation: Invocation, environment: str | None, base_url: str |
         update["environment"] = environment
     wanted_env = environment or company.environment
     if wanted_env == "local":
-        root = base_url or company.base_url or os.environ.get(LOCAL_URL_ENV)
-        if not root:
-            raise OperatorError(
-                "the local environment needs the sandbox's address: pass --base-url, set base_url in the "
-                f"configuration, or export {LOCAL_URL_ENV} (start one with `qbo-pipeline sandbox serve`)", EXIT_USAGE)
+        from qbo_pipeline.qbo.environments import local_root
+
+        root = base_url or company.base_url or local_root()  # the documented default: $QBO_LOCAL_URL or the fixed port
         update["base_url"] = root.rstrip("/")
     elif base_url:
         update["base_url"] = base_url.rstrip("/")
@@ -158,10 +155,18 @@ def connect_command(invocation: Invocation, environment: str | None, base_url: s
     """
     from qbo_pipeline.ledger import Ledger
     from qbo_pipeline.qbo.auth import OAuthApp, authorization_url, discover, exchange_code, parse_callback
+    from qbo_pipeline.qbo.errors import AuthError
     from qbo_pipeline.sync import open_vault
 
     company = company_for(invocation, environment, base_url)
     app = OAuthApp.from_company(company)
+    try:
+        discover(app.discovery_url)  # reachable before anything listens or opens a browser
+    except AuthError as exc:
+        where = ("is the local sandbox running? `qbo-pipeline ui` starts it, or `qbo-pipeline sandbox serve "
+                 f"--port {urlsplit(app.discovery_url).port} --auto-consent`" if company.environment == "local"
+                 else "check the network, or companies[].discovery_url")
+        raise OperatorError(f"{exc.message}; {where}", EXIT_USAGE) from None
     listener = CallbackListener(app.redirect_uri)
     url, state = authorization_url(app)
     ledger = Ledger(invocation.config.ledger.url)

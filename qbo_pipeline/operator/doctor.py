@@ -65,6 +65,12 @@ class CompanyFacts:
     minor_version: int = MINOR_VERSION
     qbo_error: str | None = None  # QuickBooks could not be read
     source_error: str | None = None
+    environment: str = "production"  # local: the bundled sandbox, which has no settings pages
+
+
+# The local sandbox has no settings pages: `run`/`ui` set its company up through the API.
+_LOCAL_PREFERENCE_FIX = ("the local sandbox has no settings pages: `qbo-pipeline run` (or `qbo-pipeline ui`) sets "
+                         "it when it starts the sandbox, through a sparse Preferences update of the QBO API")
 
 
 def _path(data: dict[str, Any] | None, dotted: str) -> Any:
@@ -125,6 +131,7 @@ def _preference_findings(facts: CompanyFacts, config: PipelineConfig) -> list[Fi
             "custom_txn_numbers", ERROR,
             "custom transaction numbers are off: QuickBooks numbers invoices itself, so they will not match "
             "the billing system's numbers and duplicates cannot be detected by number",
+            _LOCAL_PREFERENCE_FIX if facts.environment == "local" else
             "QuickBooks: Settings > Account and settings > Sales > Sales form content > Custom transaction "
             "numbers: On"))
     auto = _path(prefs, "SalesFormsPrefs.AutoApplyCredit")
@@ -137,6 +144,7 @@ def _preference_findings(facts: CompanyFacts, config: PipelineConfig) -> list[Fi
             "automatically apply credits is on: QuickBooks applies open credits to new invoices by itself, "
             "so invoice balances will not match the source"
             + (" and credits the pipeline applies would be applied twice" if severity == ERROR else ""),
+            _LOCAL_PREFERENCE_FIX if facts.environment == "local" else
             "QuickBooks: Settings > Account and settings > Advanced > Automation > Automatically apply credits: Off"))
     close = _path(prefs, "AccountingInfoPrefs.BookCloseDate")
     start = config.options.sync_start_date
@@ -281,7 +289,7 @@ def gather_facts(config: PipelineConfig, company_key: str, *, with_qbo: bool = T
         connection = open_vault(config, ledger).status(company_key)
     finally:
         ledger.dispose()
-    facts = CompanyFacts(connection=connection)
+    facts = CompanyFacts(connection=connection, environment=config.company(company_key).environment)
     if with_source:
         try:
             facts.source_currencies, facts.transaction_currencies = source_currencies(config, company_key)
@@ -366,6 +374,10 @@ def doctor_command(invocation: Invocation, only: tuple[str, ...], no_source: boo
     qbo_checks = set(CHECKS) - {"connection", "access_token", "refresh_token", "minor_version"}
     with_qbo = not only or bool(set(only) & qbo_checks)
     with_source = not no_source and (not only or "currencies" in only)
+    if with_source:
+        from qbo_pipeline.operator.preflight import check_sources
+
+        check_sources(invocation.config, [invocation.company_key])
     facts = gather_facts(invocation.config, invocation.company_key, with_qbo=with_qbo, with_source=with_source)
     findings = doctor_findings(facts, invocation.config, only=only or None)
     counts = {s: sum(1 for f in findings if f.severity == s) for s in (OK, WARNING, ERROR)}

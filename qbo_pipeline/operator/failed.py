@@ -94,8 +94,17 @@ def _selection_options(func: Any) -> Any:
 
 
 @click.group("failed", context_settings={"help_option_names": ["-h", "--help"]})
-def failed_group() -> None:
+@click.option("--company", "company_key", default=None, metavar="KEY",
+              help="Company key from the configuration (default: the first one); also accepted after the subcommand.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Pipeline file (default: $QBO_PIPELINE_CONFIG or the built-in defaults); also accepted after "
+                   "the subcommand.")
+@click.pass_context
+def failed_group(ctx: click.Context, company_key: str | None, config_path: str | None) -> None:
     """The failed-record queue: list, retry, ignore, clear, export as CSV."""
+    given = {k: v for k, v in (("company_key", company_key), ("config_path", config_path)) if v is not None}
+    if given:  # `failed --config X list` = `failed list --config X`, like `run --config X` and `status --config X`
+        ctx.default_map = {name: dict(given) for name in failed_group.commands}
 
 
 @failed_group.command("list")
@@ -156,6 +165,9 @@ def retry_command(invocation: Invocation, ids: tuple[str, ...], entity: str | No
         emit(invocation, {"company": invocation.company_key, "retried": 0, "report": None},
              lambda: click.echo("nothing to retry"))
         return
+    from qbo_pipeline.operator.preflight import check_sources
+
+    check_sources(invocation.config, [invocation.company_key])
     wanted: dict[str, list[str]] = {}
     for link in chosen:
         source_entity = SOURCE_ENTITY_FOR_QBO.get(link["entity"])

@@ -28,6 +28,25 @@ _SYNC_OPTIONS = (("invoice", "invoices"), ("customer", "customers"), ("item", "p
                  ("credit", "credits"), ("refund", "refunds"))
 
 
+def plan_steps(outcome: Any) -> list[dict[str, Any]]:
+    """The dry run's plan: one step per record (action, reason, QBO Id, field diffs ``field/old/new``)."""
+    plan = getattr(outcome.report, "plan", None) if outcome.report is not None else None
+    return [step.as_dict() for step in plan.steps] if plan is not None else []
+
+
+def print_plan(steps: list[dict[str, Any]], *, max_fields: int = 12) -> None:
+    """The plan as a person reads it: what would happen to each record and which fields change."""
+    for step in steps:
+        click.echo(f"  would {step['action']:<10} {step['entity']} {step['source_id']}"
+                   + (f" (QBO Id {step['qbo_id']})" if step.get("qbo_id") else "")
+                   + (f": {step['reason']}" if step.get("reason") else ""))
+        diff = step.get("diff") or []
+        for change in diff[:max_fields]:
+            click.echo(f"      {change['field']}: {change['old']!r} -> {change['new']!r}")
+        if len(diff) > max_fields:
+            click.echo(f"      ... and {len(diff) - max_fields} more field(s) (--json for all)")
+
+
 def print_selected_export(outcome: Any) -> None:
     """Human summary of an :class:`~qbo_pipeline.operator.selection.SelectedExport`."""
     for entity, ids in outcome.parents.items():
@@ -67,12 +86,14 @@ def sync_command(invocation: Invocation, dry_run: bool, **selection: tuple[str, 
     a payment its invoices; a sub-customer its parent. Unchanged records are skipped as in
     a run. Exit 1 when a record failed, was blocked or quarantined.
     """
+    from qbo_pipeline.operator.preflight import check_sources
     from qbo_pipeline.operator.selection import SelectionError, export_selected
 
     wanted = {entity: list(selection[entity]) for _, entity in _SYNC_OPTIONS if selection.get(entity)}
     if not wanted:
         raise OperatorError("name at least one record: --invoice ID, --customer ID, --item ID, --payment ID, "
                             "--credit ID or --refund ID", EXIT_USAGE)
+    check_sources(invocation.config, [invocation.company_key])
     from qbo_pipeline.runlock import company_export_lock
 
     try:
@@ -82,8 +103,17 @@ def sync_command(invocation: Invocation, dry_run: bool, **selection: tuple[str, 
             outcome = export_selected(invocation.config, invocation.company_key, wanted, dry_run=dry_run)
     except SelectionError as exc:
         raise OperatorError(str(exc), EXIT_USAGE) from None
-    emit(invocation, {"company": invocation.company_key, "dry_run": dry_run, **outcome.as_dict()},
-         lambda: print_selected_export(outcome))
+    data = {"company": invocation.company_key, "dry_run": dry_run, **outcome.as_dict()}
+    if dry_run:
+        data["plan"] = plan_steps(outcome)
+
+    def human() -> None:
+        if dry_run:
+            click.echo("plan (dry run, nothing written):")
+            print_plan(data["plan"])
+        print_selected_export(outcome)
+
+    emit(invocation, data, human)
     if outcome.failed:
         raise click.exceptions.Exit(EXIT_FINDINGS)
 

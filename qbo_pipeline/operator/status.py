@@ -5,7 +5,8 @@ the way a run would decide it: the source rows are extracted, validated and tran
 and the planner compares each payload's hash with the ledger (a new or changed record
 needs sync). Customers and items are small lists and always evaluated whole; transactions
 are evaluated for the last ``--since`` days only (0 skips them), which bounds the cost on a
-large source. Quarantined counts the rows the most recent run quarantined per entity.
+large source. Quarantined counts the source rows quarantined now (the latest state of each row in
+the ledger, as `qbo-pipeline quarantine` lists them), which agrees with the run summary.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from qbo_pipeline.operator.common import (
     operator_command,
     qbo_entity_name,
 )
+from qbo_pipeline.operator.quarantine import quarantined_counts
 from qbo_pipeline.transform.payload import EXPORT_ORDER, QBO_ENTITY_FOR_SOURCE
 
 log = logging.getLogger("qbo_pipeline.operator.status")
@@ -85,21 +87,6 @@ def needs_sync(config: PipelineConfig, company_key: str, links: dict[tuple[str, 
     return counts
 
 
-def quarantined_by_entity(ledger: Any, company_key: str) -> dict[str, dict[str, Any]]:
-    """Per QBO entity: rows quarantined by the most recent run that quarantined any of its rows."""
-    latest: dict[str, tuple[int, str]] = {}
-    rows_by_run: dict[tuple[str, str], set[str]] = {}
-    for row in ledger.quarantined(company=company_key):
-        if row.get("kind") not in (None, "row"):
-            continue
-        entity = _QBO_ENTITY_FOR_TABLE.get(row["entity"], row["entity"])
-        if entity not in latest or row["id"] > latest[entity][0]:
-            latest[entity] = (row["id"], row["run_id"])
-        rows_by_run.setdefault((entity, row["run_id"]), set()).add(str(row["source_id"]))
-    return {entity: {"count": len(rows_by_run[(entity, run_id)]), "run_id": run_id}
-            for entity, (_, run_id) in latest.items()}
-
-
 def company_status(config: PipelineConfig, company_key: str, *, since_days: int, with_source: bool,
                    stuck_after: float, run_limit: int) -> dict[str, Any]:
     """Everything `status` shows for one company, as plain data."""
@@ -110,7 +97,7 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
     try:
         counts = ledger.status_counts(company_key)
         links = ledger.links(company_key) if with_source else {}
-        quarantined = quarantined_by_entity(ledger, company_key)
+        quarantined = quarantined_counts(ledger, company_key)
         runs = ledger.runs(company_key, limit=run_limit)
         lock = lock_state(ledger, company_key, stuck_after)
         connection = open_vault(config, ledger).status(company_key)
@@ -126,7 +113,7 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
             "needs_sync": pending[entity]["needs_sync"] if entity in pending else None,
             "failed": by_status.get("failed", 0),
             "blocked": by_status.get("blocked", 0),
-            "quarantined": quarantined.get(entity, {}).get("count", 0),
+            "quarantined": quarantined.get(entity, 0),
             "ignored": by_status.get("ignored", 0),
             "skipped": by_status.get("skipped", 0),
             "by_status": by_status,
@@ -257,6 +244,10 @@ def status_command(invocation: Invocation, record: tuple[str, str] | None, since
                                 "exported, failed or quarantined)")
         emit(invocation, data, lambda: _print_record(data))
         return
+    if not no_source:
+        from qbo_pipeline.operator.preflight import check_sources
+
+        check_sources(invocation.config, [invocation.company_key])
     data = company_status(invocation.config, invocation.company_key, since_days=since_days,
                           with_source=not no_source, stuck_after=stuck_after, run_limit=run_limit)
     emit(invocation, data, lambda: _print_company(data))

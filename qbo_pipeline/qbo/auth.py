@@ -399,8 +399,9 @@ class TokenVault:
             app = self._apps.get(company_key)
             if app is None:
                 raise AuthError(f"no OAuth app registered for company {company_key!r}; pass its CompanyConfig")
-            connection = self.ledger.connection(company_key) or {}
-            endpoint = connection.get("token_endpoint") or discover(app.discovery_url)["token_endpoint"]
+            # the endpoint of the *current* discovery document: one stored at connect time may name
+            # an address that no longer serves (a local sandbox restarted on another port)
+            endpoint = discover(app.discovery_url)["token_endpoint"]
             with _oauth_client(app) as client:
                 try:
                     new = dict(client.refresh_token(endpoint, refresh_token=token["refresh_token"]))

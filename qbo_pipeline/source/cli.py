@@ -6,15 +6,27 @@ from datetime import date, datetime
 
 import click
 
-from qbo_pipeline.source.demo import DEFAULT_SCALE, init_demo_db, mutate_demo_db
+from qbo_pipeline.source.demo import (
+    DEFAULT_SCALE,
+    DemoTargetError,
+    builtin_demo_url,
+    init_demo_db,
+    mutate_demo_db,
+)
 
 
 def _default_url() -> str:
+    """The built-in demo database; a pipeline file whose source is elsewhere (perhaps real billing
+    data) is never written to unless its URL is given explicitly with --url."""
     from qbo_pipeline.config import load_config, state_dir
 
     url = load_config().source.url
-    if url.startswith("sqlite:///"):
-        state_dir().mkdir(parents=True, exist_ok=True)
+    demo_url = builtin_demo_url()
+    if url != demo_url:
+        raise DemoTargetError(
+            f"the configured source.url ({_hide_password(url)}) is not the built-in demo database; the demo "
+            "writes only where you say: pass --url explicitly")
+    state_dir().mkdir(parents=True, exist_ok=True)
     return url
 
 
@@ -31,21 +43,24 @@ def demo() -> None:
 
 @demo.command("init")
 @click.option("--url", default=None, metavar="URL",
-              help="SQLAlchemy URL of the database to (re)create; default: source.url of the pipeline config "
+              help="SQLAlchemy URL of an empty database to fill; default: the built-in demo database "
                    "(var/demo_source.db).")
 @click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_SCALE, show_default=True,
               help="Size: 1.0 = ~2,000 customers, 300 products, 20,000 invoices, 15,000 payments.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed; the same seed gives the same rows.")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Date the data is built around (transactions span the 12 months before it); default: today.")
-def init_command(url: str | None, scale: float, seed: int, today: datetime | None) -> None:
-    """Drop and recreate the canonical tables at URL and fill them with deterministic demo data.
+@click.option("--force", is_flag=True,
+              help="Build even if the database already has tables: drop and recreate the canonical tables.")
+def init_command(url: str | None, scale: float, seed: int, today: datetime | None, force: bool) -> None:
+    """Fill an empty database at URL with deterministic demo data (canonical schema).
 
-    Only the canonical tables (customers, products, invoices, ...) are dropped.
+    A database that already holds tables is refused; --force drops and recreates the
+    canonical tables (customers, products, invoices, ...) only.
     """
     url = url or _default_url()
     day: date | None = today.date() if today else None
-    counts = init_demo_db(url, scale=scale, seed=seed, today=day)
+    counts = init_demo_db(url, scale=scale, seed=seed, today=day, force=force)
     click.echo(f"demo database {_hide_password(url)} (scale {scale}, seed {seed}):")
     for table, count in counts.items():
         click.echo(f"  {table:<22}{count:>8}")
@@ -53,7 +68,7 @@ def init_command(url: str | None, scale: float, seed: int, today: datetime | Non
 
 @demo.command("mutate")
 @click.option("--url", default=None, metavar="URL",
-              help="SQLAlchemy URL of the demo database; default: source.url of the pipeline config.")
+              help="SQLAlchemy URL of the demo database; default: the built-in demo database (var/demo_source.db).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed for what changes.")
 @click.option("--new", "new", type=click.IntRange(min=0), default=10, show_default=True,
               help="New invoices to create (with some new customers and payments).")

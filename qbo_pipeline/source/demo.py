@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import yaml
 
 from qbo_pipeline.source import model
 
@@ -448,9 +449,40 @@ def _nan_to_none(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows]
 
 
-def _write(engine: sa.Engine, rows: dict[str, list[dict]]) -> dict[str, int]:
+class DemoTargetError(ValueError):
+    """The demo would be written somewhere nobody asked for it (perhaps someone's real billing data)."""
+
+
+class DemoTargetNotEmptyError(DemoTargetError):
+    """``demo init`` was pointed at a database that already holds tables."""
+
+
+def builtin_demo_url() -> str:
+    """The built-in demo source (``source.url`` of defaults.yaml): the only place the demo is built unasked."""
+    from qbo_pipeline.config import DEFAULTS_FILE, state_dir
+
+    url = yaml.safe_load(DEFAULTS_FILE.read_text())["source"]["url"]
+    return url.replace("${state_dir}", str(state_dir()))
+
+
+def existing_tables(engine: sa.Engine) -> list[str]:
+    """Tables already in the database (a SQLite file that does not exist is not created here)."""
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:" and not Path(database).exists():
+        return []
+    return sorted(sa.inspect(engine).get_table_names())
+
+
+def _write(engine: sa.Engine, rows: dict[str, list[dict]], *, force: bool) -> dict[str, int]:
+    tables = existing_tables(engine)
+    if tables and not force:
+        shown = ", ".join(tables[:8]) + (", ..." if len(tables) > 8 else "")
+        raise DemoTargetNotEmptyError(
+            f"{engine.url.render_as_string(hide_password=True)} is not empty (tables: {shown}); the demo is built "
+            "only into an empty database: pass another --url, or --force to drop and rebuild its canonical tables")
     with engine.begin() as conn:
-        model.metadata.drop_all(conn)
+        if force:
+            model.metadata.drop_all(conn)  # only the canonical tables; other tables are left alone
         model.metadata.create_all(conn)
         for name, table_rows in rows.items():
             table = model.metadata.tables[name]
@@ -459,15 +491,20 @@ def _write(engine: sa.Engine, rows: dict[str, list[dict]]) -> dict[str, int]:
     return {name: len(table_rows) for name, table_rows in rows.items()}
 
 
-def init_demo_db(url: str, *, scale: float = DEFAULT_SCALE, seed: int = 42, today: date | None = None) -> dict[str, int]:
-    """Drop and recreate the canonical tables at ``url`` and fill them with the demo rows.
+def init_demo_db(url: str, *, scale: float = DEFAULT_SCALE, seed: int = 42, today: date | None = None,
+                 force: bool = False) -> dict[str, int]:
+    """Create the canonical tables at ``url`` and fill them with the demo rows.
 
+    The database must be empty (``DemoTargetNotEmptyError`` otherwise): the demo never
+    overwrites data by default. ``force`` drops and recreates the canonical tables only.
     Returns the row count per table. The same seed (and ``today``) gives the same rows.
     """
-    rows = build_demo_rows(scale=scale, seed=seed, today=today)
     engine = sa.create_engine(url)
     try:
-        counts = _write(engine, rows)
+        if existing_tables(engine) and not force:
+            _write(engine, {}, force=False)  # raises, before the rows are built
+        rows = build_demo_rows(scale=scale, seed=seed, today=today)
+        counts = _write(engine, rows, force=force)
     finally:
         engine.dispose()
     log.info("demo database %s built: %s", engine.url.render_as_string(hide_password=True), counts)

@@ -75,7 +75,7 @@ def write_config(root: Path, sandbox_url: str, *, redirect_uri: str, **sections:
 
 
 def make_env(root: Path, sandbox: Any, demo_db: Path | None, **sections: Any) -> OperatorEnv:
-    root.mkdir(parents=True, exist_ok=True)
+    (root / "state").mkdir(parents=True, exist_ok=True)
     if demo_db is not None:
         shutil.copyfile(demo_db, root / "source.db")
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"

@@ -12,7 +12,7 @@ from qbo_pipeline_tests.operator.operator_helpers import OperatorEnv
 
 COMMANDS = [["connect"], ["disconnect"], ["doctor"], ["status"], ["failed"], ["failed", "list"], ["failed", "retry"],
             ["failed", "ignore"], ["failed", "clear"], ["failed", "export-csv"], ["link"], ["unlink"], ["sync"],
-            ["unlock"]]
+            ["unlock"], ["quarantine"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -32,8 +32,9 @@ def test_doctor_flags_the_sample_company_settings_with_their_fix(connected_env: 
     code, data = connected_env.invoke_json("doctor")
     assert code == 1 and data["ok"] is False
     found = _by_check(data)
-    assert found["custom_txn_numbers"]["severity"] == ERROR and "Custom transaction numbers" in found["custom_txn_numbers"]["fix"]
-    assert found["auto_apply_credits"]["severity"] == ERROR and "Automatically apply credits: Off" in found["auto_apply_credits"]["fix"]
+    # the local sandbox has no settings pages: the fix names the command that sets them
+    assert found["custom_txn_numbers"]["severity"] == ERROR and "`qbo-pipeline run`" in found["custom_txn_numbers"]["fix"]
+    assert found["auto_apply_credits"]["severity"] == ERROR and "`qbo-pipeline run`" in found["auto_apply_credits"]["fix"]
     assert found["connection"]["severity"] == OK and data["connection"]["status"] == "connected"
     assert found["refresh_token"]["severity"] == OK and found["minor_version"]["message"].startswith("requests pin minorversion=75")
     # the demo has one EUR invoice for a USD customer: quarantined, so only a warning
@@ -114,3 +115,32 @@ def test_doctor_after_quickbooks_revoked_the_grant_says_reconnect(connected_env:
     assert code == 3 and data["connection"]["status"] == "needs_reconnect"
     connection = _by_check(data)["connection"]
     assert connection["severity"] == ERROR and "qbo-pipeline connect" in connection["fix"]
+
+
+def test_the_local_company_is_set_up_as_the_docs_ask_so_the_demo_passes_doctor(connected_env) -> None:
+    """`run`/`ui` set the embedded sandbox company's preferences through the QBO API (a sparse
+    Preferences update, as any client would); the pre-flight then finds nothing to fix there."""
+    from qbo_pipeline.operator.local_company import set_up_local_company
+
+    code, before = connected_env.invoke_json("doctor", "--only", "custom_txn_numbers", "--only", "auto_apply_credits")
+    assert code == 1  # the sample company ships like a new QBO company: numbers off, auto-apply on
+    assert all("`qbo-pipeline run`" in f["fix"] and "Settings" not in f["fix"] for f in before["findings"]
+               if f["severity"] == "error")  # the local sandbox has no settings menus
+    assert set_up_local_company(connected_env.config(), "demo") == {"CustomTxnNumbers": True, "AutoApplyCredit": False}
+    assert set_up_local_company(connected_env.config(), "demo") == {}  # once only
+    code, report = connected_env.invoke_json("doctor", "--only", "custom_txn_numbers", "--only", "auto_apply_credits")
+    assert code == 0 and {f["severity"] for f in report["findings"]} == {"ok"}
+    code, report = connected_env.invoke_json("doctor")  # the whole pre-flight of the demo
+    assert code == 0 and report["counts"]["error"] == 0, report["findings"]
+
+
+def test_preference_fixes_name_quickbooks_menus_for_intuit_companies(connected_env: OperatorEnv) -> None:
+    from qbo_pipeline.operator.doctor import CompanyFacts, doctor_findings
+
+    prefs = {"SalesFormsPrefs": {"CustomTxnNumbers": False, "AutoApplyCredit": True}}
+    facts = CompanyFacts(connection={"status": "connected", "realm_id": "1", "access_expires_in": 3600,
+                                     "refresh_expires_at": 2e9},
+                         preferences=prefs, environment="production")
+    found = {f.check: f for f in doctor_findings(facts, connected_env.config())}
+    assert "Custom transaction numbers: On" in found["custom_txn_numbers"].fix
+    assert "Automatically apply credits: Off" in found["auto_apply_credits"].fix

@@ -125,3 +125,23 @@ def test_sync_while_another_export_holds_the_lock_is_refused(connected_env: Oper
     assert result.exit_code == 1
     assert "being exported by run r-busy" in result.stderr and "`qbo-pipeline unlock`" in result.stderr
     assert _link(connected_env, "Customer", "C00001") is None
+
+
+def test_sync_dry_run_prints_the_plan_with_field_diffs(connected_env: OperatorEnv) -> None:
+    import sqlalchemy as sa
+
+    code, _ = connected_env.invoke_json("sync", "--customer", "C00001")
+    assert code == 0
+    engine = sa.create_engine(connected_env.source_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE customers SET email = 'new.address@example.com' WHERE id = 'C00001'"))
+    engine.dispose()
+    code, data = connected_env.invoke_json("sync", "--customer", "C00001", "--dry-run")
+    assert code == 0 and data["dry_run"] is True
+    step = next(s for s in data["plan"] if s["entity"] == "Customer" and s["source_id"] == "C00001")
+    assert step["action"] == "update" and step["qbo_id"]
+    change = next(d for d in step["diff"] if d["new"] == "new.address@example.com")
+    assert change["field"] == "PrimaryEmailAddr.Address" and change["old"] != change["new"]
+    human = connected_env.invoke("sync", "--customer", "C00001", "--dry-run")
+    assert "would update     Customer C00001" in human.stdout
+    assert "PrimaryEmailAddr.Address: " in human.stdout and "-> 'new.address@example.com'" in human.stdout
