@@ -557,14 +557,22 @@ def verify(env: SoakEnvironment, report: SoakReport) -> None:
     if report.final_run["returncode"] != 0:
         report.problems.append(f"the clean run exited {report.final_run['returncode']}: {report.final_run['tail'][-600:]}")
     for key in env.options.companies:
-        books = env.helper("books", key, json.dumps(env.baseline[key]))
+        try:
+            books = env.helper("books", key, json.dumps(env.baseline[key]))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            report.problems.append(f"{key}: the books check itself failed: {str(exc)[-1500:]}")
+            continue
         report.books = books if key == COMPANY else report.books
         for name in ("missing", "extra"):
             if books[name]:
                 report.problems.append(f"{key}: {len(books[name])} records {name} in QBO, e.g. {books[name][:2]}")
         if books["doubled"]:
             report.problems.append(f"{key}: {len(books['doubled'])} records more than once in QBO")
-    report.leftovers = env.helper("inspect")
+    try:
+        report.leftovers = env.helper("inspect")
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        report.problems.append(f"inspecting the instance failed: {str(exc)[-1500:]}")
+        report.leftovers = {"unfinished_runs": [], "pools": {}, "ledger_locks": {}, "ledger_running": 0}
     left = report.leftovers
     if left["unfinished_runs"]:
         report.problems.append(f"{len(left['unfinished_runs'])} Dagster run(s) left unfinished: {left['unfinished_runs'][:5]}")
@@ -678,14 +686,24 @@ def _books(key: str, baseline_json: str) -> dict[str, Any]:
         stage_config = config.model_copy(update={"source": company.source or config.source,
                                                  "companies": [company.model_copy(update={"source": None})]})
         stages = run_stages(stage_config)
-        payloads, blocked = exportable(stages.payloads)
+        # What the product quarantined (its own validation, whose context the test stages may lack:
+        # a currency mismatch needs the customer's currency) is not expected in QBO; the corpus
+        # tests judge quarantine decisions, the soak judges that the rest is there exactly once.
+        from qbo_pipeline.transform.payload import QBO_ENTITY_FOR_SOURCE
+
+        by_product = {(QBO_ENTITY_FOR_SOURCE.get(r["entity"], r["entity"]), str(r["source_id"]))
+                      for r in ledger.quarantined(company=key)}
+        quarantined = [p for p in stages.payloads if (p.entity, p.source_id) in by_product]
+        payloads, blocked = exportable([p for p in stages.payloads if (p.entity, p.source_id) not in by_product])
         quarantined_customers = {str(row.get("display_name")) for row in stages.quarantine
                                  if row.get("entity") == "customers" and row.get("display_name")}
+        quarantined_customers |= {str(p.body.get("DisplayName")) for p in quarantined if p.entity == "Customer"}
         expected = Expected(payloads)
         with client_class(company.base_url, vault.realm_id(key), vault.token_source(company)) as client:
             actual = Actual(client, baseline, expected, ignore_customers=quarantined_customers)
             diff = books_difference(expected, actual)
-        diff["left_out"] = {"blocked_payloads": len(blocked), "qbo_records_of_quarantined_customers": actual.ignored,
+        diff["left_out"] = {"quarantined_by_the_pipeline_only": len(quarantined), "blocked_payloads": len(blocked),
+                            "qbo_records_of_quarantined_customers": actual.ignored,
                             "quarantined_customers": sorted(quarantined_customers)}
     finally:
         ledger.dispose()
