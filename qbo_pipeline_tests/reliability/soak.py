@@ -115,6 +115,7 @@ class SoakReport:
     faults_survived: dict[str, int] = field(default_factory=dict)
     tokens_expired: int = 0
     wall_seconds: float = 0.0
+    capped: str = ""  # why the kill phase ended before options.kills (a time cap is not a product defect)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -132,7 +133,7 @@ class SoakReport:
                 f"books: {books.get('found', '?')} records, {len(books.get('missing', []))} missing, "
                 f"{len(books.get('doubled', {}))} doubled, {len(books.get('extra', []))} extra; "
                 f"leftovers {self.leftovers}; faults survived {self.faults_survived}, tokens expired "
-                f"{self.tokens_expired}; {self.wall_seconds:.0f} s; problems: {self.problems or 'none'}")
+                f"{self.tokens_expired}; {self.wall_seconds:.0f} s{'; ' + self.capped if self.capped else ''}; problems: {self.problems or 'none'}")
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -493,7 +494,7 @@ def soak(workdir: Path, options: SoakOptions) -> SoakReport:
         number = 0
         while report.kills < options.kills and number < max_attempts:
             if options.max_seconds and time.monotonic() - wall > options.max_seconds:
-                report.problems.append(f"time cap reached after {report.kills} kills")
+                report.capped = f"wall-time cap of {options.max_seconds:.0f} s reached after {report.kills} kills"
                 break
             number += 1
             plan = "after_writes" if rng.random() < options.after_write_share else "random"
@@ -508,8 +509,11 @@ def soak(workdir: Path, options: SoakOptions) -> SoakReport:
             if options.daemon and number % 4 == 0:
                 daemon_attempt(env, number, rng, report)
             if attempt.stuck and not options.repair_stuck:
-                report.problems.append("a run got stuck and repair_stuck is off: soak stopped")
-                break
+                # the promise "the next run finishes with no manual step" is already broken; the
+                # checks after it would only wait on the same stuck slot
+                report.problems.append(f"attempt {number} got stuck ({attempt.note}); repair_stuck is off: soak "
+                                       "stopped before the final checks")
+                return report
             env.mutate(seed=options.seed * 1000 + number)
         report.tokens_expired = env.tokens_expired
         report.faults_survived = env.admin("GET", "faults/stats")

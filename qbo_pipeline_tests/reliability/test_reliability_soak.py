@@ -6,7 +6,7 @@ source changes between attempts. Then a clean run must finish on its own, QBO mu
 every valid record exactly once with the right amounts and payment applications, nothing
 may be left held (Dagster runs, pool slots, the ledger lock) and one more run writes nothing.
 
-``QBO_SOAK_KILLS`` (default 3) and ``QBO_SOAK_SCALE`` (default 0.01) make it longer.
+``QBO_SOAK_KILLS`` (default 2) and ``QBO_SOAK_SCALE`` (default 0.005) make it longer.
 The PostgreSQL variant runs the same soak on ``docs/dagster.postgres.yaml`` and skips with
 a message where the server is unreachable (``QBO_TEST_PG_URL``, default the local ``test``).
 """
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 
 from qbo_pipeline_tests.reliability.soak import SoakOptions, soak
 
-KILLS = int(os.environ.get("QBO_SOAK_KILLS", "3"))
-SCALE = float(os.environ.get("QBO_SOAK_SCALE", "0.01"))
+KILLS = int(os.environ.get("QBO_SOAK_KILLS", "2"))
+SCALE = float(os.environ.get("QBO_SOAK_SCALE", "0.005"))
 PG_URL = os.environ.get("QBO_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 # On main 3211378 the run path is `execute_in_process`: a run killed while an export step holds
