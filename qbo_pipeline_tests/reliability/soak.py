@@ -359,8 +359,8 @@ class SoakEnvironment:
                                   log_path=self.logs / "daemon.log")
         listed = subprocess.run([str(BIN / "dagster"), "sensor", "list", "-w", workspace], env=self.env(), cwd=ROOT,
                                 capture_output=True, text=True, timeout=300)
-        names = [line.split(":", 1)[1].strip() for line in listed.stdout.splitlines()
-                 if line.startswith("Sensor:") and "source" in line]
+        names = [line.split(":", 1)[1].split()[0] for line in listed.stdout.splitlines()
+                 if line.startswith("Sensor:") and "source" in line]  # "Sensor: source_changes_demo [STOPPED]"
         for name in names:
             subprocess.run([str(BIN / "dagster"), "sensor", "start", name, "-w", workspace], env=self.env(), cwd=ROOT,
                            capture_output=True, text=True, timeout=300, check=False)
