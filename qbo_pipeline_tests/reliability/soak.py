@@ -555,7 +555,9 @@ def verify(env: SoakEnvironment, report: SoakReport) -> None:
         env.daemon = None
     env.set_faults(NO_FAULTS)
     report.final_run = run_to_end(env, "final", report)
-    if report.final_run["stuck"] and env.options.repair_stuck:
+    if report.final_run["stuck"] and not env.options.repair_stuck:
+        return  # the next run needs a manual step: the promise is broken, the rest would wait the same way
+    if report.final_run["stuck"]:
         report.manual_steps.append({"attempt": "final", **env.helper("repair")})
         report.final_run = run_to_end(env, "final-after-repair", report)
     if report.final_run["returncode"] != 0:
