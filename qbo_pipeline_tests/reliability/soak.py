@@ -115,6 +115,7 @@ class SoakReport:
     faults_survived: dict[str, int] = field(default_factory=dict)
     tokens_expired: int = 0
     wall_seconds: float = 0.0
+    storage: str = ""  # the Dagster run storage the run path used (checked for a non-SQLite instance)
     capped: str = ""  # why the kill phase ended before options.kills (a time cap is not a product defect)
     problems: list[str] = field(default_factory=list)
 
@@ -504,6 +505,12 @@ def soak(workdir: Path, options: SoakOptions) -> SoakReport:
                 print(f"soak attempt {number}: {attempt.plan} killed={attempt.killed} stuck={attempt.stuck} "
                       f"{attempt.seconds} s, {attempt.writes} writes, exit {attempt.returncode} {attempt.note[:200]}",
                       file=sys.stderr, flush=True)
+            if number == 1 and options.instance != "sqlite":
+                # the instance the run path really used (its dagster.yaml may have been replaced)
+                report.storage = env.helper("inspect")["storage"]
+                if not report.storage.lower().startswith(options.instance):
+                    report.problems.append(f"the run path did not use the {options.instance} instance: "
+                                           f"its storage is {report.storage}")
             if not attempt.killed and not attempt.stuck and attempt.returncode == 0:
                 expected_seconds = max(2.0, attempt.seconds)  # a finished run tells how long one takes
             if options.daemon and number % 4 == 0:

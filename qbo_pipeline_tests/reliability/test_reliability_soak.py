@@ -91,6 +91,6 @@ def test_small_soak_on_the_postgres_instance(tmp_path, postgres_instance_url, mo
     report = soak(tmp_path, _small(instance="postgres"))
     print("\n" + report.summary())
     record_property("soak_postgres", report.as_dict())
-    assert report.leftovers.get("storage", "").startswith("Postgres"), report.leftovers
+    assert report.storage.startswith("Postgres"), report.summary()
     assert report.kills >= 1, report.attempts
     assert not report.problems, report.summary()
