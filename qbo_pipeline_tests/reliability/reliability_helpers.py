@@ -218,18 +218,50 @@ def _sales_lines(lines: list[dict[str, Any]]) -> tuple:
     return tuple(sorted(_money(line.get("Amount")) for line in lines if line.get("DetailType") != "SubTotalLineDetail"))
 
 
-class Actual:
-    """Fingerprints of the records QBO holds (apart from the sample company's own), read over HTTP."""
+def exportable(payloads: list[Payload]) -> tuple[list[Payload], list[Payload]]:
+    """(payloads whose every dependency is itself a payload, the others). A record pointing at a
+    quarantined one (the source changed a customer into an invalid one after its invoices were
+    exported) is blocked by the engine; what QBO holds of it is what an earlier run exported."""
+    keys = {(p.entity, p.source_id) for p in payloads}
+    dropped: list[Payload] = []
+    kept = list(payloads)
+    while True:
+        bad = [p for p in kept if any(tuple(dep) not in keys for dep in p.depends_on)]
+        if not bad:
+            return kept, dropped
+        dropped.extend(bad)
+        keys -= {(p.entity, p.source_id) for p in bad}
+        kept = [p for p in kept if (p.entity, p.source_id) in keys]
 
-    def __init__(self, client: QboClient, baseline: dict[str, set[str]], expected: Expected) -> None:
+
+class Actual:
+    """Fingerprints of the records QBO holds (apart from the sample company's own), read over HTTP.
+
+    ``ignore_customers``: display names of customers quarantined in the source now; they and
+    their transactions are left out (see ``exportable``)."""
+
+    def __init__(self, client: QboClient, baseline: dict[str, set[str]], expected: Expected,
+                 ignore_customers: frozenset[str] | set[str] = frozenset()) -> None:
         self.named_items = set(expected.named_items)
         self.deactivated_names = {p.body.get("DisplayName") or p.body.get("Name") for p in expected.needed_inactive}
+        self.customers = {r["Id"]: r["DisplayName"] for r in client.query_all("Customer", "Active IN (true, false)")}
+        self.ignored = 0
         self.records: dict[str, list[dict[str, Any]]] = {}
         for entity in CHECKED_ENTITIES:
             where = "Active IN (true, false)" if entity in ("Customer", "Item") else None
-            self.records[entity] = [r for r in client.query_all(entity, where) if r["Id"] not in baseline.get(entity, set())]
-        self.customers = {r["Id"]: r["DisplayName"] for r in client.query_all("Customer", "Active IN (true, false)")}
+            rows = [r for r in client.query_all(entity, where) if r["Id"] not in baseline.get(entity, set())]
+            kept = [r for r in rows if not self._ignored(entity, r, ignore_customers)]
+            self.ignored += len(rows) - len(kept)
+            self.records[entity] = kept
         self.by_id = {(entity, r["Id"]): r for entity, rows in self.records.items() for r in rows}
+
+    def _ignored(self, entity: str, record: dict[str, Any], names: frozenset[str] | set[str]) -> bool:
+        if not names:
+            return False
+        if entity == "Customer":
+            return record["DisplayName"] in names
+        ref = record.get("CustomerRef")
+        return bool(ref) and self.customers.get(ref["value"]) in names
 
     def doc_key(self, entity: str, record: dict[str, Any]) -> tuple:
         customer = self.customers.get(record["CustomerRef"]["value"], f"?{record['CustomerRef']['value']}")
@@ -304,17 +336,31 @@ TABLE_DEFAULTS = {"customers": {"active": 1, "deleted": 0}, "products": {"active
 
 @dataclass(frozen=True)
 class CorpusCase:
-    """One hostile input: the rows it adds to the canonical tables and what must become of it."""
+    """One hostile input: the rows it adds to the canonical tables and what must become of it.
+
+    ``expect``: ``quarantine`` (with a reason that is a sentence), ``export`` (verbatim), or
+    ``blocked`` (a child of a quarantined parent: not exported, and its reason carries the
+    parent's, ``reason_of`` = "table:id"). ``reason_contains``: a regular expression one of the
+    reasons must match (case-insensitive); ``max_reasons``: at most this many reasons (one clear
+    reason rather than a cascade). ``gap`` + ``owner``: a known weakness, a strict expected failure."""
 
     case: str
-    expect: str  # quarantine | export
+    expect: str  # quarantine | export | blocked
     rows: dict[str, list[dict[str, Any]]]
     gap: str = ""  # a known weakness: what happens instead of the expectation
     note: str = ""
+    owner: str = ""  # who fixes it (an engineer of the session)
+    reason_contains: str = ""
+    max_reasons: int = 0
+    reason_of: str = ""  # "table:id" of the quarantined parent
+    subject: str = ""  # "table:id" the case is about, when not its first parent row
 
     @property
     def record(self) -> tuple[str, str]:
-        """The exported entity and source id the case is about (its first parent row)."""
+        """The exported entity and source id the case is about (its subject, else its first parent row)."""
+        if self.subject:
+            table, source_id = self.subject.split(":", 1)
+            return table, source_id
         for entity, table in (("customers", "customers"), ("products", "products"), ("invoices", "invoices"),
                               ("payments", "payments"), ("credits", "credits"), ("refunds", "refunds")):
             if table in self.rows:
@@ -322,15 +368,20 @@ class CorpusCase:
         raise ValueError(f"corpus case {self.case!r} has no parent row")
 
 
+CORPUS_FIELDS = {f.name for f in dataclasses.fields(CorpusCase)}
+
+
 def load_corpus(path: Path = CORPUS_FILE) -> list[CorpusCase]:
     cases = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             data = json.loads(line)
-            if data.get("expect") not in ("quarantine", "export"):
-                raise ValueError(f"{path}:{number}: expect must be quarantine or export")
-            cases.append(CorpusCase(data["case"], data["expect"], data["rows"], data.get("gap", ""),
-                                    data.get("note", "")))
+            if data.get("expect") not in ("quarantine", "export", "blocked"):
+                raise ValueError(f"{path}:{number}: expect must be quarantine, export or blocked")
+            unknown = set(data) - CORPUS_FIELDS
+            if unknown:
+                raise ValueError(f"{path}:{number}: unknown fields {sorted(unknown)}")
+            cases.append(CorpusCase(**data))
     return cases
 
 
