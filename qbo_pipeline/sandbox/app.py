@@ -8,6 +8,7 @@ company never interleave.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import html
 import json
@@ -25,6 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from qbo_pipeline.sandbox import errors as E
+from qbo_pipeline.sandbox import preferences as P
 from qbo_pipeline.sandbox import query as Q
 from qbo_pipeline.sandbox.clock import AdjustableClock
 from qbo_pipeline.sandbox.entities import (
@@ -84,6 +86,8 @@ class Sandbox:
         self.faults = FaultInjector(FaultSettings.from_dict(faults))
         self.requests: dict[str, dict[str, int]] = {}
         self.companies: dict[str, Company] = self.store.load_companies()
+        for company in self.companies.values():
+            _complete_preferences(company)
         if not self.companies:
             self.add_company(DEFAULT_REALM)
 
@@ -93,6 +97,7 @@ class Sandbox:
     def add_company(self, realm: str, name: str | None = None) -> Company:
         kwargs = {"name": name} if name else {}
         company = build_company(realm, self.now(), **kwargs)
+        _complete_preferences(company)
         self.companies[realm] = company
         self.store.save(company)
         log.info("created company %s", realm)
@@ -101,6 +106,16 @@ class Sandbox:
     def count(self, realm: str, kind: str, amount: int = 1) -> None:
         counters = self.requests.setdefault(realm, {})
         counters[kind] = counters.get(kind, 0) + amount
+
+
+def _complete_preferences(company: Company) -> None:
+    """Every Preferences section QBO returns, whatever the sample company (or an older state file) set."""
+    stored = company.table("Preferences").get("1")
+    if stored is not None:
+        full = P.with_defaults(stored)
+        if full != stored:
+            company.table("Preferences")["1"] = full
+            company.dirty.add(("Preferences", "1"))
 
 
 # ====================================================================== helpers
@@ -521,14 +536,19 @@ async def _execute(request: Request, sandbox: Sandbox, company: Company, segment
         if request.method != "POST":
             raise E.unsupported("GET", "batch")
         return _batch(sandbox, company, await _read_json(request))
+    if segments[0].lower() == "upload":
+        return await _upload(request, sandbox, company)
     entity = _entity(segments[0])
     rules = Rules(company, sandbox.now())
     if request.method == "GET":
         if entity in SINGLETONS:
             return {entity: company.table(entity)["1"]}
+        if entity == "ExchangeRate" and (len(segments) < 2 or not segments[1]):
+            params = {k.lower(): v for k, v in request.query_params.items()}
+            return {entity: rules.exchange_rate(params.get("sourcecurrencycode", ""), params.get("asofdate"))}
         if len(segments) < 2 or not segments[1]:
             raise E.required("Id")
-        return {entity: rules.read(entity, segments[1])}
+        return {entity: _decorate(request, company, entity, rules.read(entity, segments[1]))}
     body, wrapped = _single_entity(await _read_json(request))
     if wrapped and wrapped != entity:
         raise E.QBOFault(2010, "Request has invalid or unsupported property",
@@ -536,7 +556,65 @@ async def _execute(request: Request, sandbox: Sandbox, company: Company, segment
     operation = _operation(request)
     if entity in SINGLETONS:
         body = {**body, "Id": "1"}
-    return {entity: _execute_write(rules, entity, body, operation, _include(request), sandbox)}
+    written = _execute_write(rules, entity, body, operation, _include(request), sandbox)
+    return {entity: _decorate(request, company, entity, written)}
+
+
+def _decorate(request: Request, company: Company, entity: str, record: dict) -> dict:
+    """Read-time fields that need the request's base URL: invoice links and attachment download URIs."""
+    if entity == "Invoice" and "invoicelink" in _include(request).lower().split(",") and "Id" in record:
+        return {**record, "InvoiceLink": f"{_base_url(request)}/app/invoice?txnId={record['Id']}"
+                                          f"&companyId={company.realm}"}
+    if entity == "Attachable" and record.get("Id") in company.table("_AttachableFile"):
+        return {**record, "TempDownloadUri": f"{_base_url(request)}/attachments/{company.realm}/{record['Id']}"}
+    return record
+
+
+async def _upload(request: Request, sandbox: Sandbox, company: Company) -> dict:
+    """POST /upload (multipart): file_metadata_N (an Attachable as JSON) with file_content_N (the file)."""
+    if request.method != "POST":
+        raise E.unsupported("GET", "upload")
+    form = await request.form()
+    rules = Rules(company, sandbox.now())
+    answers = []
+    indexes = sorted({key.rsplit("_", 1)[1] for key in form if key.startswith("file_content_")})
+    if not indexes:
+        raise E.required("file_content_0")
+    for index in indexes:
+        content = form[f"file_content_{index}"]
+        raw_meta = form.get(f"file_metadata_{index}")
+        if hasattr(raw_meta, "read"):
+            raw_meta = (await raw_meta.read()).decode("utf-8", "replace")
+        try:
+            metadata = json.loads(raw_meta) if raw_meta else {}
+        except ValueError:
+            metadata = None
+        if isinstance(metadata, dict) and isinstance(metadata.get("Attachable"), dict):
+            metadata = metadata["Attachable"]
+        if not isinstance(metadata, dict):
+            answers.append({"Fault": E.QBOFault(
+                6040, "The file metadata must be of Attachable type",
+                f"The file metadata submitted must be of Attachable type. Supplied Type: {type(metadata).__name__}, "
+                f"request parameter: file_metadata_{index}").fault()})
+            continue
+        data = await content.read() if hasattr(content, "read") else str(content).encode()
+        try:
+            record = rules.upload(metadata, getattr(content, "filename", "") or "",
+                                  getattr(content, "content_type", "") or "", data)
+            answers.append({"Attachable": _decorate(request, company, "Attachable", record)})
+        except E.QBOFault as fault:
+            answers.append({"Fault": fault.fault()})
+    return {"AttachableResponse": answers}
+
+
+async def attachment_file(request: Request) -> Response:
+    """An uploaded file's bytes (the TempDownloadUri of an Attachable)."""
+    sandbox: Sandbox = request.app.state.sandbox
+    company = sandbox.companies.get(request.path_params["realm"])
+    stored = company.table("_AttachableFile").get(request.path_params["id"]) if company else None
+    if stored is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return Response(base64.b64decode(stored["Data"]), media_type=stored.get("ContentType") or "application/octet-stream")
 
 
 async def _read_json(request: Request) -> Any:
@@ -770,6 +848,7 @@ def create_app(data_path: str | Path, *, admin: bool = False, time_scale: float 
         Route("/v3/company/{realm}/{rest:path}", data_api, methods=["GET", "POST"]),
         Route("/app/invoice", invoice_page),
         Route("/app/customerdetail", customer_page),
+        Route("/attachments/{realm}/{id}", attachment_file),
         Route("/admin/{action:path}", admin_endpoint, methods=["GET", "POST"]),
     ]
     @contextlib.asynccontextmanager

@@ -12,11 +12,15 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from qbo_pipeline.sandbox import arithmetic as A
+from qbo_pipeline.sandbox import currency as C
 from qbo_pipeline.sandbox import errors as E
+from qbo_pipeline.sandbox import preferences as P
+from qbo_pipeline.sandbox.bookkeeping import BookkeepingRules, deposited_fault
+from qbo_pipeline.sandbox.records import COMPANY_TZ, get_path, meta_time, parse_time, qbo_time, ref_value
 
-COMPANY_TZ = ZoneInfo("America/Los_Angeles")
+__all__ = ["COMPANY_TZ", "Company", "Rules", "get_path", "meta_time", "parse_time", "qbo_time", "ref_value"]
 
 # URL segment (lower case) -> entity name
 ENTITY_BY_SEGMENT = {
@@ -24,22 +28,41 @@ ENTITY_BY_SEGMENT = {
     for name in (
         "Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "Payment", "CreditMemo",
         "RefundReceipt", "TaxCode", "TaxRate", "PaymentMethod", "Term", "CompanyInfo", "Preferences",
+        "SalesReceipt", "Estimate", "Deposit", "Bill", "BillPayment", "Purchase", "PurchaseOrder",
+        "VendorCredit", "JournalEntry", "Class", "Department", "TaxAgency", "TimeActivity", "ExchangeRate",
+        "Budget", "Attachable",
     )
 }
 PEOPLE = ("Customer", "Vendor", "Employee")
-NAME_LISTS = {"Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Term", "TaxCode", "TaxRate"}
-SALES_FORMS = {"Invoice", "CreditMemo", "RefundReceipt"}
-TRANSACTIONS = SALES_FORMS | {"Payment"}
+NAME_LISTS = {"Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Term", "TaxCode", "TaxRate",
+              "Class", "Department", "Budget"}
+# sales forms: item lines, discounts, sales tax, DocNumber auto-numbered and unique per type
+SALES_FORMS = {"Invoice", "CreditMemo", "RefundReceipt", "SalesReceipt", "Estimate"}
+# purchase forms: account- and item-based expense lines, a vendor (or payee) and a paying account
+EXPENSE_FORMS = {"Bill", "VendorCredit", "Purchase", "PurchaseOrder"}
+TRANSACTIONS = SALES_FORMS | EXPENSE_FORMS | {"Payment", "Deposit", "BillPayment", "JournalEntry", "TimeActivity"}
+# forms whose Balance is owed by (or to) their customer or vendor
+AR_FORMS = {"Invoice": 1, "CreditMemo": -1}
+AP_FORMS = {"Bill": 1, "VendorCredit": -1}
 READ_ONLY = {"TaxCode", "TaxRate"}
+NO_UPDATE = {"TaxAgency"}  # create, read and query only
 SINGLETONS = {"CompanyInfo", "Preferences"}
-VOIDABLE = {"Invoice", "Payment"}
-CDC_EXCLUDED = {"TaxCode", "TaxRate"}
+DELETABLE = TRANSACTIONS | {"Attachable"}
+VOIDABLE = {"Invoice", "Payment", "SalesReceipt", "BillPayment"}
+CDC_EXCLUDED = {"TaxCode", "TaxRate", "TaxAgency", "TimeActivity", "ExchangeRate"}
 # names unique within a scope: DisplayName across customers, vendors and employees; Name per list
 NAME_SCOPE = {"Customer": "people", "Vendor": "people", "Employee": "people", "Item": "Item",
-              "Account": "Account", "PaymentMethod": "PaymentMethod", "Term": "Term"}
+              "Account": "Account", "PaymentMethod": "PaymentMethod", "Term": "Term", "Class": "Class",
+              "Department": "Department", "TaxAgency": "TaxAgency", "Budget": "Budget"}
 NAME_FIELD = {"Customer": "DisplayName", "Vendor": "DisplayName", "Employee": "DisplayName", "Item": "Name",
-              "Account": "Name", "PaymentMethod": "Name", "Term": "Name"}
-DOCNUMBER_TYPE_LABEL = {"Invoice": "Invoice", "CreditMemo": "Credit Memo", "RefundReceipt": "Refund"}
+              "Account": "Name", "PaymentMethod": "Name", "Term": "Name", "Class": "Name", "Department": "Name",
+              "TaxAgency": "DisplayName", "Budget": "Name"}
+NAME_KIND = {"Item": "product or service", "Account": "account", "PaymentMethod": "payment method", "Term": "term",
+             "Class": "class", "Department": "location", "TaxAgency": "tax agency", "Budget": "budget"}
+DOCNUMBER_TYPE_LABEL = {"Invoice": "Invoice", "CreditMemo": "Credit Memo", "RefundReceipt": "Refund",
+                        "SalesReceipt": "Sales Receipt", "Estimate": "Estimate"}
+# a Deposit may take these from Undeposited Funds (sign of the deposited amount)
+DEPOSITABLE = {"Payment": 1, "SalesReceipt": 1, "RefundReceipt": -1}
 
 # Reference field -> referenced entity (None: same entity as the record)
 REF_TARGETS: dict[str, str | None] = {
@@ -56,6 +79,17 @@ REF_TARGETS: dict[str, str | None] = {
     "ARAccountRef": "Account",
     "TaxCodeRef": "TaxCode",
     "TaxRateRef": "TaxRate",
+    "TxnTaxCodeRef": "TaxCode",
+    "VendorRef": "Vendor",
+    "EmployeeRef": "Employee",
+    "ClassRef": "Class",
+    "DepartmentRef": "Department",
+    "APAccountRef": "Account",
+    "AccountRef": "Account",
+    "BankAccountRef": "Account",
+    "CCAccountRef": "Account",
+    "TaxAgencyRef": "TaxAgency",
+    "AgencyRef": "TaxAgency",
 }
 
 # Maximum string lengths (dotted paths; "Line[]" walks every line) -> 2050 with element.
@@ -79,6 +113,22 @@ MAX_LENGTHS: dict[str, dict[str, int]] = {
         "DocNumber": 21, "PrivateNote": 4000, "PaymentRefNum": 100, "Line[].Description": 4000,
     },
     "Payment": {"PrivateNote": 4000, "PaymentRefNum": 100},
+    "SalesReceipt": {"DocNumber": 21, "PrivateNote": 4000, "PaymentRefNum": 21, "CustomerMemo.value": 1000,
+                     "Line[].Description": 4000},
+    "Estimate": {"DocNumber": 21, "PrivateNote": 4000, "CustomerMemo.value": 1000, "Line[].Description": 4000},
+    "Bill": {"DocNumber": 21, "PrivateNote": 4000, "Line[].Description": 4000},
+    "VendorCredit": {"DocNumber": 21, "PrivateNote": 4000, "Line[].Description": 4000},
+    "Purchase": {"DocNumber": 21, "PrivateNote": 4000, "Line[].Description": 4000},
+    "PurchaseOrder": {"DocNumber": 21, "PrivateNote": 4000, "Memo": 4000, "Line[].Description": 4000},
+    "BillPayment": {"DocNumber": 21, "PrivateNote": 4000},
+    "Deposit": {"PrivateNote": 4000, "Line[].Description": 4000},
+    "JournalEntry": {"DocNumber": 21, "PrivateNote": 4000, "Line[].Description": 4000},
+    "Class": {"Name": 100},
+    "Department": {"Name": 100},
+    "TaxAgency": {"DisplayName": 100},
+    "TimeActivity": {"Description": 4000},
+    "Attachable": {"Note": 2000, "FileName": 1000},
+    "Budget": {"Name": 100},
 }
 MAX_LENGTHS["Vendor"] = MAX_LENGTHS["Employee"] = {
     k: v for k, v in MAX_LENGTHS["Customer"].items() if not k.startswith("ShipAddr")
@@ -103,42 +153,16 @@ US_LINE_TAX_CODES = {"TAX", "NON"}
 CENT = 0.005
 
 
-def qbo_time(moment: datetime) -> str:
-    """QBO's response time: company-local with offset and milliseconds."""
-    return moment.astimezone(COMPANY_TZ).isoformat(timespec="milliseconds")
-
-
-def meta_time(moment: datetime) -> str:
-    return moment.astimezone(COMPANY_TZ).isoformat(timespec="seconds")
-
-
-def parse_time(text: str) -> datetime:
-    """A date or date-time from a query, CDC or MetaData; naive values are company-local."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), COMPANY_TZ)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"not a date or date-time: {text!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=COMPANY_TZ)
-
-
 def money(value: Any, element: str) -> float:
-    try:
-        return round(float(value), 2)
-    except (TypeError, ValueError):
-        raise E.QBOFault(
-            2090, "Invalid Number", f"Invalid Number : {element} is not a number: {value!r}", element=element
-        ) from None
+    """A request amount in cents (decimal, half-up), as the JSON number the record keeps."""
+    return float(A.money(value, element))
 
 
-def get_path(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(part)
-    return obj
+def deposit_links(deposit: dict) -> list[tuple[str, str]]:
+    """The (entity, Id) of every transaction a deposit's lines take from Undeposited Funds."""
+    return [(str(link.get("TxnType")), str(link.get("TxnId")))
+            for line in deposit.get("Line") or [] if isinstance(line, dict)
+            for link in line.get("LinkedTxn") or [] if isinstance(link, dict)]
 
 
 @dataclass
@@ -152,6 +176,10 @@ class Company:
     requestids: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     # customer Id -> {(entity, Id)} of the sales transactions and payments naming it
     by_customer: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # vendor Id -> {(entity, Id)} of the bills, vendor credits and bill payments naming it
+    by_vendor: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # (entity, Id) of a payment or receipt in Undeposited Funds -> Id of the Deposit that took it
+    deposited: dict[tuple[str, str], str] = field(default_factory=dict)
     # records changed by the operation in progress: (entity, Id)
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
@@ -177,6 +205,14 @@ class Company:
         customer = get_path(record, "CustomerRef.value")
         if entity in TRANSACTIONS and customer:
             self.by_customer.setdefault(str(customer), set()).add((entity, record["Id"]))
+        vendor = get_path(record, "VendorRef.value")
+        if entity in TRANSACTIONS and vendor:
+            self.by_vendor.setdefault(str(vendor), set()).add((entity, record["Id"]))
+        if entity == "Deposit":
+            if old:
+                self.unindex_deposit(old)
+            for link in deposit_links(record):
+                self.deposited[link] = record["Id"]
         if entity == "Customer":
             if old and get_path(old, "ParentRef.value"):
                 self.children.get(str(get_path(old, "ParentRef.value")), set()).discard(record["Id"])
@@ -203,20 +239,28 @@ class Company:
                     self.max_doc_number[entity] = max(self.max_doc_number.get(entity, 1000), int(doc))
 
     def unindex(self, entity: str, record: dict) -> None:
-        """A deleted transaction no longer holds its DocNumber."""
+        """A deleted transaction no longer holds its DocNumber (nor, for a deposit, what it deposited)."""
         if entity in SALES_FORMS and record.get("DocNumber"):
             self.doc_numbers.get(entity, {}).get(record["DocNumber"], set()).discard(record["Id"])
+        if entity == "Deposit":
+            self.unindex_deposit(record)
+
+    def unindex_deposit(self, deposit: dict) -> None:
+        for link in deposit_links(deposit):
+            if self.deposited.get(link) == deposit["Id"]:
+                del self.deposited[link]
 
     def name_owner(self, entity: str, name: str) -> str | None:
         return self.names.get(NAME_SCOPE[entity], {}).get(str(name).strip().lower())
 
 
-class Rules:
+class Rules(BookkeepingRules):
     """Create / update / delete / void for one company at one moment."""
 
     def __init__(self, company: Company, now: datetime) -> None:
         self.company = company
         self.now = now
+        self.request: dict = {}  # the body of the write in progress (tells what the client sent)
 
     # ---------------------------------------------------------------- public operations
     def read(self, entity: str, entity_id: str) -> dict:
@@ -231,6 +275,9 @@ class Rules:
         self._check_entity(entity)
         if entity in READ_ONLY or entity in SINGLETONS:
             raise E.unsupported("Create", entity)
+        if entity == "ExchangeRate":
+            return self.upsert_exchange_rate(body)
+        self.request = body
         record = self._strip_readonly(copy.deepcopy(body))
         record["Id"] = self.company.new_id()
         record["SyncToken"] = "0"
@@ -244,8 +291,11 @@ class Rules:
 
     def update(self, entity: str, body: dict, include: str = "") -> dict:
         self._check_entity(entity)
-        if entity in READ_ONLY:
+        if entity in READ_ONLY or entity in NO_UPDATE:
             raise E.unsupported("Update", entity)
+        if entity == "ExchangeRate":
+            return self.upsert_exchange_rate(body)
+        self.request = body
         if not body.get("Id"):
             raise E.required("Id")
         if body.get("SyncToken") is None:
@@ -254,7 +304,9 @@ class Rules:
         if str(body["SyncToken"]) != old["SyncToken"]:
             raise E.stale_object()
         changes = self._strip_readonly(copy.deepcopy(body))
-        if body.get("sparse") in (True, "true"):
+        if entity == "Preferences":
+            record = P.merge(old, changes)  # sections merge field by field, sparse or not
+        elif body.get("sparse") in (True, "true"):
             record = copy.deepcopy(old)
             record.update(changes)
         else:
@@ -272,15 +324,21 @@ class Rules:
 
     def delete(self, entity: str, body: dict) -> dict:
         self._check_entity(entity)
-        if entity not in TRANSACTIONS:
+        if entity not in DELETABLE:
             raise E.unsupported("Delete", entity)
         old = self._for_change(entity, body)
         self._check_open_period(entity, old)
+        self._refuse_if_deposited(entity, old)
         if entity == "Payment":
             self._unapply_payment(old)
+        elif entity == "BillPayment":
+            self._unapply_links(old, "BillPayment")
         else:
             self._refuse_if_paid(entity, old, "delete")
         del self.company.table(entity)[old["Id"]]
+        if entity == "Attachable" and self.company.table("_AttachableFile").pop(old["Id"], None) is not None:
+            self.company.tombstones.setdefault("_AttachableFile", {})[old["Id"]] = {"Id": old["Id"]}
+            self.company.dirty.add(("_AttachableFile", old["Id"]))
         self.company.unindex(entity, old)
         tomb = {
             "status": "Deleted", "domain": "QBO", "Id": old["Id"],
@@ -289,6 +347,7 @@ class Rules:
         self.company.tombstones.setdefault(entity, {})[old["Id"]] = tomb
         self.company.dirty.add((entity, old["Id"]))
         self._refresh_balances(old)
+        self._refresh_vendor_balance(old)
         return {"status": "Deleted", "domain": "QBO", "Id": old["Id"]}
 
     def void(self, entity: str, body: dict) -> dict:
@@ -297,14 +356,26 @@ class Rules:
             raise E.unsupported("Void", entity)
         old = self._for_change(entity, body)
         self._check_open_period(entity, old)
+        self._refuse_if_deposited(entity, old)
         record = copy.deepcopy(old)
-        if entity == "Payment":
-            self._unapply_payment(old)
+        if entity in ("Payment", "BillPayment"):
+            if entity == "Payment":
+                self._unapply_payment(old)
+            else:
+                self._unapply_links(old, "BillPayment")
             for line in record.get("Line", []):
                 line["Amount"] = 0.0
                 line["LinkedTxn"] = []
             record["Line"] = []
-            record["UnappliedAmt"] = 0.0
+            if entity == "Payment":
+                record["UnappliedAmt"] = 0.0
+        elif entity == "SalesReceipt":
+            for line in record.get("Line", []):
+                line["Amount"] = 0.0
+            record["Balance"] = 0.0
+            record["TxnTaxDetail"] = {"TotalTax": 0.0}
+            if "HomeTotalAmt" in record:
+                record["HomeTotalAmt"] = 0.0
         else:
             self._refuse_if_paid(entity, old, "void")
             for line in record.get("Line", []):
@@ -344,7 +415,7 @@ class Rules:
     @staticmethod
     def _kept_on_full_update(entity: str) -> set[str]:
         kept = {"MetaData", "Id", "SyncToken"}
-        if entity in SALES_FORMS:
+        if entity in SALES_FORMS or entity in ("Bill", "VendorCredit"):
             kept |= {"LinkedTxn", "AppliedAmt"}
         if entity == "Item":
             kept |= {"TrackQtyOnHand", "Type"}
@@ -357,6 +428,7 @@ class Rules:
         self.company.dirty.add((entity, record["Id"]))
         if entity in TRANSACTIONS:
             self._refresh_balances(record)
+            self._refresh_vendor_balance(record)
 
     def _check_lengths(self, entity: str, record: dict) -> None:
         for path, limit in MAX_LENGTHS.get(entity, {}).items():
@@ -419,6 +491,30 @@ class Rules:
             self._complete_sales_form(entity, record, old, include)
         elif entity == "Payment":
             self._complete_payment(record, old)
+        elif entity in EXPENSE_FORMS:
+            self._complete_expense_form(entity, record, old)
+        elif entity == "BillPayment":
+            self._complete_bill_payment(record, old)
+        elif entity == "Deposit":
+            self._complete_deposit(record, old)
+        elif entity == "JournalEntry":
+            self._complete_journal_entry(record, old)
+        elif entity in ("Class", "Department"):
+            self._complete_segment(entity, record, old)
+        elif entity == "TaxAgency":
+            self._complete_tax_agency(record)
+        elif entity == "Budget":
+            self._complete_budget(record)
+        elif entity == "TimeActivity":
+            self._complete_time_activity(record, old)
+        elif entity == "Attachable":
+            self._complete_attachable(record)
+        elif entity == "Preferences":
+            P.complete(record, old)
+        if old and (entity, old["Id"]) in self.company.deposited and (
+                record.get("TotalAmt") != old.get("TotalAmt")
+                or ref_value(record, "DepositToAccountRef") != ref_value(old, "DepositToAccountRef")):
+            raise deposited_fault()
         if entity in NAME_LISTS and "Active" not in record:
             record["Active"] = True
         if entity in NAME_LISTS:
@@ -450,13 +546,12 @@ class Rules:
             self._complete_customer(record, old)
         else:
             record["FullyQualifiedName"] = record["DisplayName"]
+            if entity == "Vendor":
+                record["CurrencyRef"] = C.party_currency(self.company.preferences(), record, old)
+                record["Balance"] = old.get("Balance", 0.0) if old else 0.0
 
     def _complete_customer(self, record: dict, old: dict | None) -> None:
-        if old and record.get("CurrencyRef") and old.get("CurrencyRef") and \
-                get_path(record, "CurrencyRef.value") != get_path(old, "CurrencyRef.value"):
-            raise E.business("You can't change the currency of a customer.", element="CurrencyRef")
-        record["CurrencyRef"] = old.get("CurrencyRef") if old and old.get("CurrencyRef") else \
-            {"value": "USD", "name": "United States Dollar"}
+        record["CurrencyRef"] = C.party_currency(self.company.preferences(), record, old)
         parent_ref = record.get("ParentRef")
         if parent_ref:
             if record.get("Job") in (False, "false"):
@@ -588,38 +683,34 @@ class Rules:
 
     # ---------------------------------------------------------------- sales forms
     def _complete_sales_form(self, entity: str, record: dict, old: dict | None, include: str) -> None:
-        if entity != "RefundReceipt" and not record.get("CustomerRef"):
+        if entity not in ("RefundReceipt", "SalesReceipt") and not record.get("CustomerRef"):
             raise E.required("CustomerRef")
         if entity == "RefundReceipt" and not record.get("DepositToAccountRef"):
             raise E.required("DepositToAccountRef")
         lines = record.get("Line")
         if not isinstance(lines, list) or not lines:
             raise E.required("Line")
-        if old:
-            self._check_open_period(entity, old)
-        record["TxnDate"] = str(record.get("TxnDate") or self.now.astimezone(COMPANY_TZ).date().isoformat())
-        try:
-            date.fromisoformat(record["TxnDate"])
-        except ValueError:
-            raise E.QBOFault(2070, "Invalid Date", f"Invalid date {record['TxnDate']}", element="TxnDate") from None
-        self._check_open_period(entity, record)
+        self._txn_date(entity, record, old)
         self._resolve_refs(entity, record)
-        if entity == "RefundReceipt":
+        if entity == "SalesReceipt" and not record.get("DepositToAccountRef"):
+            undeposited = self._default_account("UndepositedFunds", "Other Current Asset")
+            if undeposited is None:
+                raise E.required("DepositToAccountRef")
+            record["DepositToAccountRef"] = {"value": undeposited["Id"], "name": undeposited["Name"]}
+        if entity in ("RefundReceipt", "SalesReceipt"):
             self._account_of_type(record, "DepositToAccountRef", {"Bank", "Other Current Asset"},
                                   "a bank or other current asset")
         self._doc_number(entity, record, include)
-        record["Line"] = self._lines(entity, record["Line"])
-        sales = sum(line["Amount"] for line in record["Line"] if line["DetailType"] == "SalesItemLineDetail")
-        discount = sum(line["Amount"] for line in record["Line"] if line["DetailType"] == "DiscountLineDetail")
-        total = round(sales - discount, 2)
-        record["TxnTaxDetail"] = {"TotalTax": 0.0}
-        record["TotalAmt"] = total
-        record["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
-        record["HomeTotalAmt"] = total
+        customer = self.company.table("Customer").get(get_path(record, "CustomerRef.value") or "")
+        _, exchange = C.transaction_currency(self.company, record, customer)
+        record["Line"], sales, discount, taxable = self._lines(entity, record["Line"])
+        record.setdefault("ApplyTaxAfterDiscount", False)
+        tax = self._sales_tax(record, taxable, discount)
+        total = sales - discount + tax
+        record["TotalAmt"] = float(total)
+        C.set_home_total(self.company, record, total, exchange)
         record.setdefault("PrintStatus", "NotSet")
         record.setdefault("EmailStatus", "NotSet")
-        record.setdefault("ApplyTaxAfterDiscount", False)
-        customer = self.company.table("Customer").get(get_path(record, "CustomerRef.value") or "")
         if customer:
             for addr in ("BillAddr", "ShipAddr"):
                 if not record.get(addr) and customer.get(addr):
@@ -634,23 +725,75 @@ class Rules:
                     due = date.fromordinal(due.toordinal() + int(term.get("DueDays") or 0))
                 record["DueDate"] = due.isoformat()
             record.setdefault("Deposit", 0.0)
-        applied = round((old.get("TotalAmt", 0.0) - old.get("Balance", 0.0)), 2) if old and entity != "RefundReceipt" \
-            else 0.0
-        if entity == "RefundReceipt":
-            record["Balance"] = 0.0
-            record.setdefault("PaymentRefNum", record.get("PaymentRefNum"))
-            if record["PaymentRefNum"] is None:
-                record.pop("PaymentRefNum")
+        if entity == "Estimate":
+            record.setdefault("TxnStatus", "Pending")
+            record.setdefault("LinkedTxn", [])
+            record.pop("Balance", None)
             return
-        if total + CENT < applied:
+        if entity in ("RefundReceipt", "SalesReceipt"):
+            record["Balance"] = 0.0
+            if record.get("PaymentRefNum") is None:
+                record.pop("PaymentRefNum", None)
+            return
+        applied = A.money(old.get("TotalAmt", 0), "TotalAmt") - A.money(old.get("Balance", 0), "Balance") \
+            if old else A.ZERO
+        if total < applied:
             raise E.business(f"The transaction total {total:.2f} is less than the {applied:.2f} already applied "
                              "to it by payments.", element="Line")
-        record["Balance"] = round(total - applied, 2)
+        record["Balance"] = float(total - applied)
         record.setdefault("LinkedTxn", [])
         if entity == "CreditMemo":
             record["RemainingCredit"] = record["Balance"]
         if entity == "Invoice" and old is None and self._auto_apply_credits():
             self._apply_open_credits(record)
+
+    def _sales_tax(self, record: dict, taxable: list[tuple[A.Decimal, bool]], discount: A.Decimal) -> A.Decimal:
+        """TxnTaxDetail as QBO computes it, or as the client overrides it (docs/qbo-arithmetic.md section 4)."""
+        sent = self.request.get("TxnTaxDetail") if isinstance(self.request.get("TxnTaxDetail"), dict) else None
+        detail = record.get("TxnTaxDetail") if isinstance(record.get("TxnTaxDetail"), dict) else {}
+        if not get_path(self.company.preferences(), "TaxPrefs.UsingSalesTax"):
+            record["TxnTaxDetail"] = {"TotalTax": 0.0}
+            return A.ZERO
+        code_ref = detail.get("TxnTaxCodeRef")
+        if not code_ref and any(is_taxable for _, is_taxable in taxable):
+            code_ref = get_path(self.company.preferences(), "TaxPrefs.TaxGroupCodeRef")
+        rates: list[A.TaxRateShare] = []
+        if code_ref:
+            code_ref = self._resolve_ref("TxnTaxDetail.TxnTaxCodeRef", code_ref, "TaxCode")
+            rates = self._tax_rates(code_ref["value"])
+        bases = A.taxable_bases(taxable, discount, record.get("ApplyTaxAfterDiscount") in (True, "true"))
+        computed = A.compute_tax(bases, rates)
+        result = computed
+        if sent is not None and sent.get("TotalTax") not in (None, "") \
+                and sent.get("TotalTaxSpecified") not in (False, "false"):
+            given = A.money(sent["TotalTax"], "TxnTaxDetail.TotalTax")
+            if given != computed.total:
+                result = A.override_tax(given, bases, rates)
+        elif sent is not None and any(isinstance(line, dict) and line.get("Amount") not in (None, "")
+                                      for line in sent.get("TaxLine") or []):
+            lines = [line for line in sent["TaxLine"] if isinstance(line, dict)]
+            total = sum((A.money(line.get("Amount") or 0, "TxnTaxDetail.TaxLine.Amount") for line in lines), A.ZERO)
+            record["TxnTaxDetail"] = {**({"TxnTaxCodeRef": code_ref} if code_ref else {}),
+                                      "TotalTax": float(total), "TaxLine": copy.deepcopy(lines)}
+            return total
+        out: dict[str, Any] = {"TxnTaxCodeRef": code_ref} if code_ref else {}
+        out["TotalTax"] = float(result.total)
+        if result.lines:
+            out["TaxLine"] = A.tax_lines_json(result)
+        record["TxnTaxDetail"] = out
+        return result.total
+
+    def _tax_rates(self, code_id: str) -> list[A.TaxRateShare]:
+        """The sales rates of a tax code (TAX and NON have none of their own)."""
+        code = self.company.table("TaxCode").get(code_id) or {}
+        shares = []
+        for detail in get_path(code, "SalesTaxRateList.TaxRateDetail") or []:
+            rate_id = str(get_path(detail, "TaxRateRef.value") or "")
+            rate = self.company.table("TaxRate").get(rate_id)
+            if rate is not None:
+                shares.append(A.TaxRateShare(rate_id, str(rate.get("Name", "")), A.dec(rate.get("RateValue", 0),
+                                                                                         "RateValue")))
+        return shares
 
     def _auto_apply_credits(self) -> bool:
         return bool(get_path(self.company.preferences(), "SalesFormsPrefs.AutoApplyCredit"))
@@ -694,9 +837,12 @@ class Rules:
                     element="DocNumber",
                 )
 
-    def _lines(self, entity: str, lines: list) -> list[dict]:
+    def _lines(self, entity: str, lines: list) -> tuple[list[dict], A.Decimal, A.Decimal, list]:
+        """Sales-form lines as QBO stores them; returns them, the item-line sum, the discounts and
+        (amount, taxable) per item line. Item lines pass the 6070 check in decimals."""
         result: list[dict] = []
-        running = 0.0
+        running = sales = discounts = A.ZERO
+        taxable: list[tuple[A.Decimal, bool]] = []
         next_line_id = 1
         for position, raw in enumerate(lines):
             if not isinstance(raw, dict):
@@ -714,49 +860,53 @@ class Rules:
                 detail = line.get("SalesItemLineDetail") or {}
                 if "Amount" not in line:
                     raise E.required("Line.Amount")
-                amount = money(line["Amount"], "Line.Amount")
                 if not detail.get("ItemRef"):
                     raise E.required("Line.SalesItemLineDetail.ItemRef")
                 detail["ItemRef"] = self._resolve_ref("ItemRef", detail["ItemRef"], "Item")
-                qty, price = detail.get("Qty"), detail.get("UnitPrice")
-                if qty in (0, "0") and price in (0, "0"):
-                    qty = price = None  # clients that always send both send zeros when they mean "not given"
-                if qty is not None and price is not None:
-                    expected = round(float(qty) * float(price), 2)
-                    if abs(expected - amount) > CENT:
-                        raise E.QBOFault(
-                            6070, "Amount is not equal to UnitPrice * Qty",
-                            f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}",
-                            element="Line.Amount",
-                        )
-                elif qty is not None and float(qty):
-                    detail["UnitPrice"] = round(amount / float(qty), 5)
-                elif price is not None:
-                    detail["Qty"] = round(amount / float(price), 5) if float(price) else 0
-                else:
-                    detail["Qty"], detail["UnitPrice"] = 1, amount
+                numbers = A.item_line(line["Amount"], detail.get("Qty"), detail.get("UnitPrice"))
+                amount = numbers.amount
+                detail["Qty"] = A.number(numbers.qty) if numbers.qty is not None else 1
+                detail["UnitPrice"] = A.number(numbers.unit_price) if numbers.unit_price is not None else 0
                 if detail.get("TaxCodeRef"):
                     detail["TaxCodeRef"] = self._resolve_ref("TaxCodeRef", detail["TaxCodeRef"], "TaxCode")
+                    if detail["TaxCodeRef"]["value"] not in US_LINE_TAX_CODES:
+                        raise E.QBOFault(6100, "Invalid Line TaxCode in the request",
+                                         "Valid Line TaxCodes for US should be TAX or NON. Supplied value:"
+                                         f"{detail['TaxCodeRef']['value']}", element="Line.SalesItemLineDetail.TaxCodeRef")
                 else:
                     detail["TaxCodeRef"] = {"value": "NON"}
+                for key in ("ClassRef",):
+                    if detail.get(key):
+                        detail[key] = self._resolve_ref(f"Line.SalesItemLineDetail.{key}", detail[key], "Class")
                 if detail.get("ServiceDate"):
                     detail["ServiceDate"] = str(detail["ServiceDate"])
                 else:
                     detail.pop("ServiceDate", None)
                 line["SalesItemLineDetail"] = detail
-                line["Amount"] = amount
+                line["Amount"] = float(amount)
                 running += amount
+                sales += amount
+                taxable.append((amount, detail["TaxCodeRef"]["value"] == "TAX"))
             elif detail_type == "DiscountLineDetail":
                 detail = line.get("DiscountLineDetail") or {}
                 if detail.get("PercentBased") in (True, "true"):
-                    pct = float(detail.get("DiscountPercent") or 0)
-                    line["Amount"] = round(running * pct / 100.0, 2)
+                    if detail.get("DiscountPercent") in (None, ""):
+                        raise E.QBOFault(6090, "Discount Line missing required info.",
+                                         "Discount amount or percent should be provided.",
+                                         element="Line.DiscountLineDetail.DiscountPercent")
+                    percent = A.dec(detail["DiscountPercent"], "Line.DiscountLineDetail.DiscountPercent")
+                    amount = A.percent_of(running, percent)
                 else:
-                    line["Amount"] = money(line.get("Amount", 0), "Line.Amount")
+                    if line.get("Amount") in (None, ""):
+                        raise E.QBOFault(6090, "Discount Line missing required info.",
+                                         "Discount amount or percent should be provided.", element="Line.Amount")
+                    amount = A.money(line["Amount"], "Line.Amount")
                 if detail.get("DiscountAccountRef"):
                     detail["DiscountAccountRef"] = self._resolve_ref(
                         "DiscountAccountRef", detail["DiscountAccountRef"], "Account")
                 line["DiscountLineDetail"] = detail
+                line["Amount"] = float(amount)
+                discounts += amount
             else:
                 line["Amount"] = 0.0
                 line["DetailType"] = "DescriptionOnly"
@@ -765,11 +915,12 @@ class Rules:
             line["LineNum"] = position + 1
             next_line_id += 1
             result.append(line)
-        result.append({"Amount": round(running, 2), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
-        return result
+        result.append({"Amount": float(running), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        return result, sales, discounts, taxable
 
     def _refuse_if_paid(self, entity: str, record: dict, action: str) -> None:
-        if entity in ("Invoice", "CreditMemo") and abs(record.get("TotalAmt", 0) - record.get("Balance", 0)) > CENT:
+        if entity in ("Invoice", "CreditMemo", "Bill", "VendorCredit") \
+                and abs(record.get("TotalAmt", 0) - record.get("Balance", 0)) > CENT:
             raise E.business(
                 f"This transaction has payments or credits applied. To {action} it, first delete or void the "
                 "transactions linked to it.", element="LinkedTxn")

@@ -45,6 +45,31 @@ FIELDS: dict[str, set[str]] = {
     "Term": {"Name", "Active", "DueDays", "Type"},
     "CompanyInfo": {"CompanyName", "Country"},
     "Preferences": set(),
+    "SalesReceipt": {"DocNumber", "TxnDate", "CustomerRef", "TotalAmt", "PrivateNote", "PaymentRefNum",
+                     "DepositToAccountRef", "PaymentMethodRef", "Balance", "EmailStatus", "PrintStatus",
+                     "CurrencyRef"},
+    "Estimate": {"DocNumber", "TxnDate", "CustomerRef", "TotalAmt", "PrivateNote", "TxnStatus", "ExpirationDate",
+                 "EmailStatus", "PrintStatus", "CurrencyRef"},
+    "Deposit": {"TxnDate", "TotalAmt", "PrivateNote", "DepositToAccountRef", "CurrencyRef"},
+    "Bill": {"DocNumber", "TxnDate", "DueDate", "VendorRef", "TotalAmt", "Balance", "PrivateNote", "APAccountRef",
+             "SalesTermRef", "CurrencyRef"},
+    "VendorCredit": {"DocNumber", "TxnDate", "VendorRef", "TotalAmt", "Balance", "PrivateNote", "APAccountRef",
+                     "CurrencyRef"},
+    "Purchase": {"DocNumber", "TxnDate", "PaymentType", "AccountRef", "EntityRef", "TotalAmt", "PrivateNote",
+                 "Credit", "CurrencyRef"},
+    "PurchaseOrder": {"DocNumber", "TxnDate", "VendorRef", "TotalAmt", "POStatus", "PrivateNote", "APAccountRef",
+                      "CurrencyRef"},
+    "BillPayment": {"DocNumber", "TxnDate", "VendorRef", "TotalAmt", "PayType", "PrivateNote", "CurrencyRef"},
+    "JournalEntry": {"DocNumber", "TxnDate", "TotalAmt", "PrivateNote", "Adjustment", "CurrencyRef"},
+    "Class": {"Name", "Active", "FullyQualifiedName", "SubClass", "ParentRef"},
+    "Department": {"Name", "Active", "FullyQualifiedName", "SubDepartment", "ParentRef"},
+    "TaxAgency": {"DisplayName", "TaxTrackedOnSales", "TaxTrackedOnPurchases"},
+    "TimeActivity": {"TxnDate", "NameOf", "EmployeeRef", "VendorRef", "CustomerRef", "ItemRef", "BillableStatus",
+                     "Hours", "Minutes", "Description"},
+    "ExchangeRate": {"SourceCurrencyCode", "TargetCurrencyCode", "AsOfDate", "Rate"},
+    "Budget": {"Name", "StartDate", "EndDate", "BudgetType", "BudgetEntryType", "Active"},
+    "Attachable": {"FileName", "Note", "ContentType", "Category", "Size", "AttachableRef.EntityRef",
+                   "AttachableRef.EntityRef.Type", "AttachableRef.EntityRef.value"},
 }
 FIELDS["Vendor"] = FIELDS["Employee"] = FIELDS["Customer"]
 _LOOKUP = {entity: {f.lower(): f for f in fields | COMMON_FIELDS} for entity, fields in FIELDS.items()}
@@ -275,6 +300,10 @@ def _compare(field_name: str, left: Any, right: Any) -> int | None:
 
 
 def _matches(record: dict, cond: Condition) -> bool:
+    if cond.field.startswith("AttachableRef."):  # a list: any attached entity may match
+        inner = cond.field.split(".", 1)[1].replace("EntityRef.Type", "EntityRef.type")
+        return any(_matches(ref, Condition(inner, cond.op, cond.values))
+                   for ref in record.get("AttachableRef") or [] if isinstance(ref, dict))
     value = get_path(record, cond.field)
     if cond.op == "LIKE":
         pattern = "^" + ".*".join(re.escape(part) for part in str(cond.values[0]).split("%")) + "$"
@@ -312,7 +341,10 @@ def run(query: Query, records: dict[str, dict]) -> dict:
             hits.sort(key=lambda r, n=name: _sort_key(get_path(r, n)), reverse=descending)
     else:
         hits.sort(key=lambda r: int(r["Id"]) if str(r["Id"]).isdigit() else 0)
-    page = hits[query.start - 1: query.start - 1 + query.max_results]
+    if query.entity == "TaxCode":  # QBO's documented quirk: TaxCode queries ignore MAXRESULTS
+        page = hits[query.start - 1:]
+    else:
+        page = hits[query.start - 1: query.start - 1 + query.max_results]
     if not page:
         return {}
     return {query.entity: page, "startPosition": query.start, "maxResults": len(page)}
