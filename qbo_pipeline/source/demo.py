@@ -440,6 +440,9 @@ def build_demo_rows(*, scale: float = DEFAULT_SCALE, seed: int = 42, today: date
     products = _build_products(b, _scaled(FULL_SCALE["products"], scale, 10))
     _build_invoices(b, customers, products, _scaled(FULL_SCALE["invoices"], scale, 40))
     _add_invalid_rows(b, customers, products)
+    from qbo_pipeline.source.demo_bookkeeping import add_bookkeeping_rows  # it builds on this module's rows
+
+    add_bookkeeping_rows(b, customers, products, seed)
     return {name: b.rows[name] for name in model.ENTITIES}
 
 
