@@ -14,6 +14,7 @@ import html
 import json
 import logging
 import os
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -570,23 +571,51 @@ def _decorate(request: Request, company: Company, entity: str, record: dict) -> 
     return record
 
 
+def _multipart(body: bytes, content_type: str) -> dict[str, tuple[dict[str, str], bytes]]:
+    """Form parts by name, read leniently like QBO: CRLF or bare LF line ends, base64 transfer encoding."""
+    found = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    if not found:
+        raise E.QBOFault(2010, "Request has invalid or unsupported property",
+                         "The upload is not multipart/form-data with a boundary", element="Content-Type")
+    parts: dict[str, tuple[dict[str, str], bytes]] = {}
+    for chunk in body.split(b"--" + found.group(1).encode())[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk.lstrip(b"\r\n")
+        gap = re.search(rb"\r?\n\r?\n", chunk)
+        head, data = (chunk[:gap.start()], chunk[gap.end():]) if gap else (chunk, b"")
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
+        headers = {}
+        for line in re.split(rb"\r?\n", head):
+            if b":" in line:
+                key, value = line.split(b":", 1)
+                headers[key.strip().lower().decode("latin-1")] = value.strip().decode("utf-8", "replace")
+        if headers.get("content-transfer-encoding", "").lower() == "base64":
+            data = base64.b64decode(b"".join(data.split()))
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        headers["filename"] = filename.group(1) if filename else ""
+        if name:
+            parts[name.group(1)] = (headers, data)
+    return parts
+
+
 async def _upload(request: Request, sandbox: Sandbox, company: Company) -> dict:
     """POST /upload (multipart): file_metadata_N (an Attachable as JSON) with file_content_N (the file)."""
     if request.method != "POST":
         raise E.unsupported("GET", "upload")
-    form = await request.form()
+    parts = _multipart(await request.body(), request.headers.get("content-type", ""))
     rules = Rules(company, sandbox.now())
     answers = []
-    indexes = sorted({key.rsplit("_", 1)[1] for key in form if key.startswith("file_content_")})
+    indexes = sorted(name.rsplit("_", 1)[1] for name in parts if name.startswith("file_content_"))
     if not indexes:
         raise E.required("file_content_0")
     for index in indexes:
-        content = form[f"file_content_{index}"]
-        raw_meta = form.get(f"file_metadata_{index}")
-        if hasattr(raw_meta, "read"):
-            raw_meta = (await raw_meta.read()).decode("utf-8", "replace")
+        headers, data = parts[f"file_content_{index}"]
+        raw_meta = parts.get(f"file_metadata_{index}", ({}, b""))[1]
         try:
-            metadata = json.loads(raw_meta) if raw_meta else {}
+            metadata = json.loads(raw_meta) if raw_meta.strip() else {}
         except ValueError:
             metadata = None
         if isinstance(metadata, dict) and isinstance(metadata.get("Attachable"), dict):
@@ -597,10 +626,8 @@ async def _upload(request: Request, sandbox: Sandbox, company: Company) -> dict:
                 f"The file metadata submitted must be of Attachable type. Supplied Type: {type(metadata).__name__}, "
                 f"request parameter: file_metadata_{index}").fault()})
             continue
-        data = await content.read() if hasattr(content, "read") else str(content).encode()
         try:
-            record = rules.upload(metadata, getattr(content, "filename", "") or "",
-                                  getattr(content, "content_type", "") or "", data)
+            record = rules.upload(metadata, headers.get("filename", ""), headers.get("content-type", ""), data)
             answers.append({"Attachable": _decorate(request, company, "Attachable", record)})
         except E.QBOFault as fault:
             answers.append({"Fault": fault.fault()})

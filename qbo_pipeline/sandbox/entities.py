@@ -937,6 +937,8 @@ class Rules(BookkeepingRules):
         record["TxnDate"] = str(record.get("TxnDate") or self.now.astimezone(COMPANY_TZ).date().isoformat())
         self._check_open_period("Payment", record)
         self._resolve_refs("Payment", record)
+        customer = self.company.table("Customer").get(ref_value(record, "CustomerRef") or "")
+        C.transaction_currency(self.company, record, customer)  # before anything is applied: all or none
         if not record.get("DepositToAccountRef"):
             undeposited = next((a for a in self.company.table("Account").values()
                                 if a.get("AccountSubType") == "UndepositedFunds"), None)
@@ -995,7 +997,6 @@ class Rules(BookkeepingRules):
         record["Line"] = lines
         record["UnappliedAmt"] = round(record["TotalAmt"] - applied, 2)
         record["ProcessPayment"] = bool(record.get("ProcessPayment", False))
-        record["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
 
     @staticmethod
     def _applied_by(payment: dict | None) -> dict[tuple[str, str], float]:

@@ -130,4 +130,4 @@ def complete(record: dict, old: dict | None) -> None:
     new_home = (record.get("CurrencyPrefs", {}).get("HomeCurrency") or {}).get("value", old_home)
     if new_home != old_home:
         raise E.business("The home currency cannot be changed.", element="CurrencyPrefs.HomeCurrency")
-    record["CurrencyPrefs"]["MultiCurrencyEnabled"] = now_on
+    record.setdefault("CurrencyPrefs", {})["MultiCurrencyEnabled"] = now_on

@@ -180,6 +180,10 @@ def test_multicurrency_on_gives_exchange_rates_and_home_amounts(sandbox_unlimite
         mismatch = qbo.post("/invoice", json={"CustomerRef": {"value": euro["Id"]}, "CurrencyRef": {"value": "USD"},
                                               "Line": [_item_line(refs, 1)]})
         assert _fault(mismatch)["element"] == "CurrencyRef"
+        paid = _create(qbo, "Payment", {"CustomerRef": {"value": euro["Id"]}, "TotalAmt": 100.01, "Line": [
+            {"Amount": 100.01, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+        assert paid["CurrencyRef"]["value"] == "EUR" and paid["ExchangeRate"] == 1.1
+        assert _ok(qbo.get(f"/invoice/{invoice['Id']}"), "Invoice")["Balance"] == 0.0
         rows = qbo.get("/query", params={"query": "select * from ExchangeRate where SourceCurrencyCode = 'EUR'"})
         assert [r["Rate"] for r in rows.json()["QueryResponse"]["ExchangeRate"]] == [1.1]
 
@@ -447,3 +451,12 @@ def test_new_entities_in_batch_and_cdc(qbo, refs):
     assert kinds == {"Bill", "Class"}
     refused = qbo.get("/cdc", params={"entities": "TimeActivity", "changedSince": since})
     assert refused.status_code == 400
+
+
+def test_a_payment_in_a_foreign_currency_is_refused_not_stored_as_usd(qbo):
+    customer = _customer(qbo)
+    refused = qbo.post("/payment", json={"CustomerRef": {"value": customer["Id"]}, "TotalAmt": 10,
+                                         "CurrencyRef": {"value": "EUR"}})
+    assert _fault(refused)["element"] == "CurrencyRef"
+    payment = _create(qbo, "Payment", {"CustomerRef": {"value": customer["Id"]}, "TotalAmt": 10})
+    assert payment["CurrencyRef"]["value"] == "USD" and payment["UnappliedAmt"] == 10.0
