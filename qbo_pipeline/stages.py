@@ -40,7 +40,9 @@ from qbo_pipeline.export.planner import BLOCKED, CREATE, DEACTIVATE, DELETE, SKI
 from qbo_pipeline.ledger import Ledger
 from qbo_pipeline.qbo.auth import TokenVault
 from qbo_pipeline.qbo.client import QboClient
+from qbo_pipeline.qbo.errors import QboError
 from qbo_pipeline.schemas import ValidationResult, quarantined_ids
+from qbo_pipeline.schemas.currency import CurrencySettings, refuse_foreign_currencies
 from qbo_pipeline.source.extract import SourceReader, empty_frame
 from qbo_pipeline.sync import Window, reader_for, record_quarantine, transform_context
 from qbo_pipeline.transform import TransformContext, TransformResult
@@ -299,6 +301,7 @@ def sync_company(
         timer.say(f"{company}: read " + ", ".join(f"{e.name} {_count(frames, e)}" for e in REGISTRY))
         with timer.stage("validate"):
             validations = validate_changes(config, frames)
+            validations = refuse_foreign_currencies(validations, company_currencies(session))
         with timer.stage("transform"):
             transforms = transform_changes(config, company, validations, ledger, reader)
         payloads = [p for e in REGISTRY for p in transforms[e.name].payloads]
@@ -321,6 +324,19 @@ def sync_company(
         f"{k} {v}" for k, v in _sum(counts).items() if v and k not in ("read", "write_requests")))
     return SyncResult(company, request, counts, cursor_before, cursor_after, report.plan, timer.seconds, report,
                       validations, transforms, still_needed)
+
+
+def company_currencies(session: CompanySession) -> CurrencySettings:
+    """The company's multicurrency setting and home currency, read once per run from its Preferences.
+    An unreadable Preferences is assumed to allow what the source sends: QBO itself then refuses a
+    foreign currency record by record (and an auth failure stops the export run as it always does)."""
+    home = session.config.options.home_currency
+    try:
+        return CurrencySettings.from_preferences(session.client.preferences(), home)
+    except QboError as exc:
+        log.warning("%s: reading Preferences failed (%s); foreign currencies are not checked up front",
+                    session.company_key, exc)
+        return CurrencySettings(True, home)
 
 
 def _count(frames: Mapping[str, pd.DataFrame], spec: Entity) -> int:
