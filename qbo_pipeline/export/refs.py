@@ -146,6 +146,16 @@ class NamedRefs:
 
     def _create_item(self, name: str) -> tuple[str, str]:
         accounts = self.config.accounts if self.config is not None else None
+        options = getattr(self.config, "options", None)
+        loss_items = {str(getattr(options, key, "") or "").lower() for key in ("bad_debt_item", "write_off_item")}
+        if accounts is not None and name.lower() in loss_items - {""}:
+            # Intuit's write-off recipe: a non-inventory item whose "income" account is the Bad debts
+            # expense account, so a credit memo on it books the loss there (not as negative income)
+            loss_id, loss_name = self._account(accounts.bad_debt, None, wanted=ACCOUNT_TYPES_BY_CONFIG["bad_debt"])
+            body = {"Name": name, "Type": "NonInventory", "IncomeAccountRef": {"value": loss_id, "name": loss_name}}
+            record = self.client.create("Item", body, request_id=self._request_id(f"item-{name}"))
+            self._note_created("Item", record)
+            return record["Id"], record["Name"]
         income = accounts.service_income if accounts is not None else "Services"
         income_id, income_name = self._account(income, "IncomeAccountRef", wanted=("Income", "ServiceFeeIncome"))
         body = {"Name": name, "Type": "Service", "IncomeAccountRef": {"value": income_id, "name": income_name}}
