@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.drift import HELD_RULE, DriftReport, detect_drift, hold_drifted
 from qbo_pipeline.entities import REGISTRY, Entity, EntityKind, by_qbo_entity
 from qbo_pipeline.entities import entity as lookup
 from qbo_pipeline.export.engine import ExportEngine, ExportReport
@@ -47,6 +48,7 @@ from qbo_pipeline.source.extract import SourceReader, empty_frame
 from qbo_pipeline.sync import Window, reader_for, record_quarantine, transform_context
 from qbo_pipeline.transform import TransformContext, TransformResult
 from qbo_pipeline.transform.payload import Payload
+from qbo_pipeline.transform.rules import SKIPPED_COLUMNS
 
 log = logging.getLogger("qbo_pipeline.stages")
 
@@ -246,6 +248,7 @@ class SyncResult:
     validations: dict[str, ValidationResult] = field(default_factory=dict, repr=False)
     transforms: dict[str, TransformResult] = field(default_factory=dict, repr=False)
     still_needed: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    drift: DriftReport | None = None  # the run's CDC pass: records a person changed in QBO since (issue 14)
 
     @property
     def quarantine(self) -> pd.DataFrame:
@@ -304,6 +307,9 @@ def sync_company(
             validations = refuse_foreign_currencies(validations, company_currencies(session))
         with timer.stage("transform"):
             transforms = transform_changes(config, company, validations, ledger, reader)
+        with timer.stage("drift"):
+            drift = detect_drift(session, run_id=run_id)
+            hold_drifted_records(company, ledger, transforms)
         payloads = [p for e in REGISTRY for p in transforms[e.name].payloads]
         with timer.stage("plan"):
             quarantined = _quarantine_reasons(company, validations, payloads, ledger)
@@ -315,6 +321,10 @@ def sync_company(
     with timer.stage("export"):
         report = session.engine.export(payloads, dry_run=request.dry_run, run_id=run_id,
                                        quarantined=quarantined, still_needed=still_needed)
+    if not request.dry_run:
+        written = {(r.entity, r.source_id) for r in report.results if r.outcome in ("created", "updated", "linked")}
+        ledger.clear_drift(company, {(f["entity"], f["source_id"]) for f in ledger.drift(company, status="overwrite")}
+                           & written)
     cursor_after = None
     if not request.dry_run and request.window is None and report.status != "stopped":
         ledger.advance_source_cursor(company, watermarks, run_id=run_id)
@@ -323,7 +333,7 @@ def sync_company(
     timer.say(f"{company}: export {report.status}: " + ", ".join(
         f"{k} {v}" for k, v in _sum(counts).items() if v and k not in ("read", "write_requests")))
     return SyncResult(company, request, counts, cursor_before, cursor_after, report.plan, timer.seconds, report,
-                      validations, transforms, still_needed)
+                      validations, transforms, still_needed, drift)
 
 
 def company_currencies(session: CompanySession) -> CurrencySettings:
@@ -337,6 +347,23 @@ def company_currencies(session: CompanySession) -> CurrencySettings:
         log.warning("%s: reading Preferences failed (%s); foreign currencies are not checked up front",
                     session.company_key, exc)
         return CurrencySettings(True, home)
+
+
+def hold_drifted_records(company: str, ledger: Ledger, transforms: Mapping[str, TransformResult]) -> None:
+    """Take the payloads a person's QBO edit holds (open drift) out of this run, as rows skipped by the
+    rule ``drift_held`` of the entity that built them."""
+    payloads = [p for result in transforms.values() for p in result.payloads]
+    _, held = hold_drifted(company, ledger, payloads)
+    if not held.reasons:
+        return
+    for name, result in transforms.items():
+        out = [p for p in result.payloads if (p.entity, p.source_id) in held.reasons]
+        if not out:
+            continue
+        result.payloads = [p for p in result.payloads if (p.entity, p.source_id) not in held.reasons]
+        rows = pd.DataFrame([(name, p.source_id, HELD_RULE, held.reasons[(p.entity, p.source_id)]) for p in out],
+                            columns=SKIPPED_COLUMNS)
+        result.skipped = pd.concat([result.skipped, rows], ignore_index=True) if len(result.skipped) else rows
 
 
 def _count(frames: Mapping[str, pd.DataFrame], spec: Entity) -> int:
@@ -379,6 +406,9 @@ def extract_changes(
     if incremental:
         by_qbo = by_qbo_entity()
         unsettled = {by_qbo[e].name: ids for e, ids in ledger.unsettled(request.company).items() if e in by_qbo}
+        for finding in ledger.drift(request.company):  # held by a person's QBO edit: read until settled
+            if finding["entity"] in by_qbo:
+                unsettled.setdefault(by_qbo[finding["entity"]].name, set()).add(finding["source_id"])
         _add_by_ids(reader, frames, unsettled)
     _add_referenced(reader, frames, frames)
     return frames
