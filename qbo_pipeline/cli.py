@@ -27,6 +27,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "unlink": "qbo_pipeline.operator.records:unlink_command",
     "sync": "qbo_pipeline.operator.records:sync_command",
     "unlock": "qbo_pipeline.operator.records:unlock_command",
+    "drift": "qbo_pipeline.operator.drift:drift_group",
 }
 
 

@@ -5,10 +5,14 @@ only once the operator approves."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import sqlalchemy as sa
+import yaml
+from click.testing import CliRunner
 
+from qbo_pipeline.cli import main
 from qbo_pipeline.drift import HELD_RULE, DriftKind, changed_fields
 from qbo_pipeline.source.demo import _write
 from qbo_pipeline.stages import SyncRequest, sync_company
@@ -92,7 +96,14 @@ def test_a_persons_edits_are_found_held_and_overwritten_only_when_approved(sandb
 
     # a run without approval still holds it; the operator approves the invoice overwrite
     assert sync_company(session.config, SyncRequest("demo"), session).totals()["updated"] == 0
-    session.ledger.set_drift_status("demo", [("Invoice", "I1")], "overwrite")
+    config_file = tmp_path / "pipeline.yaml"
+    config_file.write_text(yaml.safe_dump(session.config.model_dump(mode="json")))
+    listed = CliRunner().invoke(main, ["drift", "list", "--json", "--config", str(config_file)])
+    assert listed.exit_code == 1, listed.output  # open drift
+    assert {f["source_id"] for f in json.loads(listed.stdout)["findings"]} == {"I1", "SR1"}
+    approved = CliRunner().invoke(main, ["drift", "overwrite", "--entity", "invoice", "I1", "--config",
+                                         str(config_file)])
+    assert approved.exit_code == 0, approved.output
     third = sync_company(session.config, SyncRequest("demo"), session)
 
     assert third.entities["invoices"].updated == 1
