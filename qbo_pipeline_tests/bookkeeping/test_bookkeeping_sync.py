@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from qbo_pipeline.reconcile import reconcile
 from qbo_pipeline.source.demo import init_demo_db
 from qbo_pipeline.source.demo_bookkeeping import OPERATING_BANK, TRUST_BANK, TRUST_LIABILITY
 from qbo_pipeline.stages import SyncMode, SyncRequest, sync_company
@@ -139,6 +140,24 @@ def test_every_bookkeeping_entity_arrives_in_qbo_to_the_cent(demo_sync):
     # tracking lists created by name
     assert {c["Name"] for c in session.client.query_all("Class")} >= {"Brand North", "Brand South", "Probate"}
     assert {d["Name"] for d in session.client.query_all("Department")} == {"Web shop"}
+
+
+def test_reconciliation_covers_each_bookkeeping_entity(demo_sync):
+    _, session, result = demo_sync
+    for name, entity in (("sales_receipts", "SalesReceipt"), ("deposits", "Deposit"), ("expenses", "Purchase"),
+                         ("bills", "Bill"), ("journal_entries", "JournalEntry")):
+        payloads = result.transforms[name].payloads
+        check = reconcile(session, entity, payloads)
+        assert check.passed, (name, check.mismatches)
+        assert check.found_count == len(payloads) and check.found_total > 0
+    # a person's edit in QBO shows up as a mismatch
+    link = session.ledger.get_link("demo", "Purchase", "EXP0003")
+    record = session.client.read("Purchase", link["qbo_id"])
+    line = {**record["Line"][0], "Amount": record["Line"][0]["Amount"] + 1}
+    session.client.update("Purchase", {"Id": record["Id"], "SyncToken": record["SyncToken"],
+                                       "Line": [line]}, sparse=True)
+    check = reconcile(session, "Purchase", result.transforms["expenses"].payloads)
+    assert [m["source_id"] for m in check.mismatches] == ["EXP0003"]
 
 
 def test_a_second_run_writes_nothing(demo_sync):
