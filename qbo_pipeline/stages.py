@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +49,7 @@ from qbo_pipeline.sync import Window, reader_for, record_quarantine, transform_c
 from qbo_pipeline.transform import TransformContext, TransformResult
 from qbo_pipeline.transform.payload import Payload
 from qbo_pipeline.transform.rules import SKIPPED_COLUMNS
+from qbo_pipeline.transform.sales_receipts import SUMMARY_PREFIX
 
 log = logging.getLogger("qbo_pipeline.stages")
 
@@ -301,6 +302,7 @@ def sync_company(
         with timer.stage("extract"):
             watermarks = source_watermarks(reader)  # before reading: a row written meanwhile is read next time
             frames = extract_changes(reader, request, cursor_before, watermarks, ledger)
+            complete_summary_days(reader, frames, config)
         timer.say(f"{company}: read " + ", ".join(f"{e.name} {_count(frames, e)}" for e in REGISTRY))
         with timer.stage("validate"):
             validations = validate_changes(config, frames)
@@ -412,6 +414,26 @@ def extract_changes(
         _add_by_ids(reader, frames, unsettled)
     _add_referenced(reader, frames, frames)
     return frames
+
+
+def complete_summary_days(reader: SourceReader, frames: dict[str, pd.DataFrame], config: PipelineConfig) -> None:
+    """A summarised entity's day is rebuilt whole: read every row of each day a changed row is on
+    (and what they point at), so an incremental run never writes a summary of part of a day."""
+    for name, mode in config.options.summarize.items():
+        spec = lookup(name)
+        frame = frames.get(spec.table)
+        if mode != "daily" or frame is None or frame.empty:
+            continue
+        days = {d.date() for d in pd.to_datetime(frame[spec.txn_date]).dropna()}
+        if not days:
+            continue
+        window = (min(days), max(days) + timedelta(days=1))
+        whole = reader.read(spec.table, window=window)
+        dated = pd.to_datetime(whole[spec.txn_date])
+        whole = whole[dated.dt.date.isin(days).to_numpy()]
+        missing = sorted(set(whole["id"].astype(str)) - _ids(frame))
+        if missing:
+            _add_referenced(reader, frames, _add_by_ids(reader, frames, {name: set(missing)}))
 
 
 def _ids(frame: pd.DataFrame | None, column: str = "id") -> set[str]:
@@ -594,6 +616,8 @@ def entity_counts(frames: Mapping[str, pd.DataFrame], validations: Mapping[str, 
             for rule, n in skipped_rows.drop_duplicates("source_id")["rule"].value_counts().items():
                 values["skipped"][str(rule)] = int(n)
         for payload in transforms[spec.name].payloads:
+            if payload.source_id.startswith(SUMMARY_PREFIX):
+                continue  # a summary is not a source row: its orders are counted as summarised
             column, reason = final.get((payload.entity, payload.source_id), ("unchanged", None))
             if column == "skipped":
                 values["skipped"][reason or "skipped"] = values["skipped"].get(reason or "skipped", 0) + 1

@@ -9,6 +9,9 @@ left as unapplied income. Class and Department (location) track the brand and th
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
@@ -118,5 +121,76 @@ def build_sales_receipts(receipts: pd.DataFrame, lines: pd.DataFrame, config: Pi
         body["Line"] = body_lines
         payloads.append(Payload("SalesReceipt", sid, body, action="delete" if row["deleted"] else "upsert",
                                 lookup=lookup, txn_date=body["TxnDate"]))
+    if config.options.summarize.get("sales_receipts") == "daily":
+        payloads = summarise_daily(payloads, report, config)
     skipped, normalisations = report.frames()
     return TransformResult(payloads, skipped, normalisations)
+
+
+SUMMARY_PREFIX = "summary:"
+
+
+def summary_key(body: dict, home: str) -> tuple[str, ...]:
+    """What one daily summary shares: the day, and the currency, account and location of its orders."""
+    return (body["TxnDate"], (body.get("CurrencyRef") or {}).get("value", home),
+            json.dumps(body["DepositToAccountRef"], sort_keys=True), json.dumps(body.get("DepartmentRef"), sort_keys=True))
+
+
+def summarise_daily(payloads: list[Payload], report: Report, config: PipelineConfig) -> list[Payload]:
+    """One summary SalesReceipt per day (and currency, deposit account, location) instead of one per order.
+
+    Lines are summed per item, tax code and class (tips stay on the tips item); the order ids
+    are kept: each order is skipped by the rule ``summarised`` naming its summary, the
+    normalisation report maps order -> summary, and the summary's PrivateNote lists them.
+    A deleted order simply leaves its day's summary (which is rebuilt from the whole day).
+    """
+    home = config.options.home_currency
+    groups: dict[tuple[str, ...], list[Payload]] = {}
+    default_key = summary_key({"TxnDate": "", "DepositToAccountRef": named_ref("Account", config.accounts.deposit)},
+                              home)[1:]
+    for payload in payloads:
+        if payload.action == "upsert":
+            groups.setdefault(summary_key(payload.body, home), []).append(payload)
+        else:
+            report.skip(payload.source_id, "summarised", "Deleted: left out of its day's summary.")
+    out = []
+    for key, orders in sorted(groups.items()):
+        day, currency = key[0], key[1]
+        # stable per group (not by position): a new order in another currency or location that day
+        # must not rename the day's existing summaries
+        suffix = "" if key[1:] == default_key else "-" + hashlib.sha256("|".join(key[1:]).encode()).hexdigest()[:6]
+        source_id = f"{SUMMARY_PREFIX}{day}{suffix}"
+        lines: dict[str, dict] = {}
+        for order in orders:
+            for line in order.body["Line"]:
+                detail = dict(line["SalesItemLineDetail"])
+                detail.pop("Qty", None)
+                detail.pop("UnitPrice", None)
+                group = json.dumps(detail, sort_keys=True)
+                entry = lines.setdefault(group, {"cents": 0, "count": 0, "detail": detail,
+                                                 "tip": line.get("Description") == "Tip"})
+                entry["cents"] += round(line["Amount"] * 100)
+                entry["count"] += 1
+        body_lines = []
+        for number, entry in enumerate(lines.values(), start=1):
+            label = "Tips" if entry["tip"] else f"{entry['count']} order line{'s' if entry['count'] != 1 else ''}"
+            body_lines.append({"LineNum": number, "Amount": entry["cents"] / 100, "DetailType": "SalesItemLineDetail",
+                               "Description": f"{label}, {day}", "SalesItemLineDetail": entry["detail"]})
+        first = orders[0].body
+        ids = [o.source_id for o in orders]
+        note = f"Daily summary of {len(ids)} order(s): {', '.join(ids)}"
+        if len(note) > LIMITS["PrivateNote"]:
+            note = note[: LIMITS["PrivateNote"] - 40].rsplit(",", 1)[0] + " ... (all in the sync report)"
+        body = {"TxnDate": day, "DocNumber": f"S{day.replace('-', '')}{suffix}",
+                "DepositToAccountRef": first["DepositToAccountRef"], "PrivateNote": note, "Line": body_lines}
+        for field_name in ("CurrencyRef", "DepartmentRef", "GlobalTaxCalculation"):
+            if field_name in first:
+                body[field_name] = first[field_name]
+        rates = {o.body.get("ExchangeRate") for o in orders}
+        if currency != home and len(rates) == 1 and None not in rates:
+            body["ExchangeRate"] = rates.pop()
+        for order_id in ids:
+            report.skip(order_id, "summarised", f"In the daily summary {source_id} (DocNumber {body['DocNumber']}).")
+            report.changed(order_id, "SalesReceipt", order_id, source_id, "summarised")
+        out.append(Payload("SalesReceipt", source_id, body, lookup={"DocNumber": body["DocNumber"]}, txn_date=day))
+    return out
