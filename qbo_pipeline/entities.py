@@ -30,9 +30,9 @@ from qbo_pipeline.transform.expenses import build_bills, build_expenses
 from qbo_pipeline.transform.invoices import build_invoices
 from qbo_pipeline.transform.items import build_items
 from qbo_pipeline.transform.journal_entries import build_journal_entries
-from qbo_pipeline.transform.payments import build_payments
 from qbo_pipeline.transform.refund_receipts import build_refund_receipts
 from qbo_pipeline.transform.sales_receipts import build_sales_receipts
+from qbo_pipeline.transform.tips import build_payments_with_tips
 
 
 class EntityKind(StrEnum):
@@ -123,7 +123,8 @@ REGISTRY: tuple[Entity, ...] = (
     Entity(
         name="payments", tables=("payments", "payment_applications"), qbo_entity="Payment",
         kind=EntityKind.TRANSACTION, depends_on=("customers", "invoices"), asset_name="qbo_payments",
-        cli_aliases=("payment", "payments"), validate=_validator("payments"), build=build_payments, txn_date="date",
+        cli_aliases=("payment", "payments"), validate=_validator("payments"), build=build_payments_with_tips,
+        txn_date="date",
         references=(Reference("payments", "customer_id", "customers"),
                     Reference("payment_applications", "invoice_id", "invoices")),
     ),

@@ -50,6 +50,7 @@ from qbo_pipeline.transform import TransformContext, TransformResult
 from qbo_pipeline.transform.payload import Payload
 from qbo_pipeline.transform.rules import SKIPPED_COLUMNS
 from qbo_pipeline.transform.sales_receipts import SUMMARY_PREFIX
+from qbo_pipeline.transform.tips import TIP_PREFIX
 
 log = logging.getLogger("qbo_pipeline.stages")
 
@@ -616,8 +617,8 @@ def entity_counts(frames: Mapping[str, pd.DataFrame], validations: Mapping[str, 
             for rule, n in skipped_rows.drop_duplicates("source_id")["rule"].value_counts().items():
                 values["skipped"][str(rule)] = int(n)
         for payload in transforms[spec.name].payloads:
-            if payload.source_id.startswith(SUMMARY_PREFIX):
-                continue  # a summary is not a source row: its orders are counted as summarised
+            if payload.source_id.startswith((SUMMARY_PREFIX, TIP_PREFIX)):
+                continue  # a summary or a payment's tip receipt is not a source row of its own
             column, reason = final.get((payload.entity, payload.source_id), ("unchanged", None))
             if column == "skipped":
                 values["skipped"][reason or "skipped"] = values["skipped"].get(reason or "skipped", 0) + 1

@@ -110,6 +110,7 @@ payments = sa.Table(
     sa.Column("memo", sa.Text),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("tip", sa.Numeric(18, 2), comment="part of amount that is a tip (issue 14): booked on the tips item"),
 )
 
 payment_applications = sa.Table(
@@ -368,6 +369,7 @@ BOOKKEEPING_PARENT_KEYS = {"sales_receipt_lines": "receipt_id", "deposit_lines":
                            "journal_entry_lines": "journal_entry_id"}
 """Child table -> the column holding its parent's id, for the bookkeeping tables."""
 
+MONEY_COLUMNS["payments"] = [*MONEY_COLUMNS["payments"], "tip"]
 MONEY_COLUMNS.update({
     "sales_receipts": ["tip"],
     "sales_receipt_lines": ["quantity", "unit_price", "amount"],
