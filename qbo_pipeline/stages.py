@@ -401,11 +401,10 @@ def extract_changes(
     for spec in REGISTRY:
         dated = window if spec.kind is EntityKind.TRANSACTION else None
         if incremental and not _moved(spec, watermarks, cursor):
-            parts = {table: empty_frame(table) for table in spec.tables}
+            frames.update({table: empty_frame(table) for table in spec.tables})
         else:
             since = (cursor.get(spec.table) or datetime.min) if incremental and cursor is not None else None
-            parts = {table: reader.read(table, since=since, window=dated) for table in spec.tables}
-        frames.update(parts)
+            frames.update(_read_changed(reader, spec, since, dated))
     if incremental:
         by_qbo = by_qbo_entity()
         unsettled = {by_qbo[e].name: ids for e, ids in ledger.unsettled(request.company).items() if e in by_qbo}
@@ -435,6 +434,16 @@ def complete_summary_days(reader: SourceReader, frames: dict[str, pd.DataFrame],
         missing = sorted(set(whole["id"].astype(str)) - _ids(frame))
         if missing:
             _add_referenced(reader, frames, _add_by_ids(reader, frames, {name: set(missing)}))
+
+
+def _read_changed(reader: SourceReader, spec: Entity, since: datetime | None,
+                  window: tuple[Any, Any] | None) -> dict[str, pd.DataFrame]:
+    """The entity's rows changed after ``since`` (None: all) within ``window``, children complete.
+
+    The one place that decides how change is detected: by ``updated_at`` (the source layer's
+    watermark reads). A source table without a modification stamp needs content fingerprints here.
+    """
+    return {table: reader.read(table, since=since, window=window) for table in spec.tables}
 
 
 def _ids(frame: pd.DataFrame | None, column: str = "id") -> set[str]:

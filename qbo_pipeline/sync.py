@@ -1,9 +1,11 @@
-"""One sync of one company, stage by stage: extract -> validate -> transform -> export.
+"""Stage helpers over whole tables: extract -> validate -> transform, by entity list.
 
-These functions hold no Dagster code, so the Dagster assets, the `qbo-pipeline sync`
-command and the tests all run the very same stages. Each stage returns what the next one
-needs plus the accounting of every source row (quarantined, skipped, exported), because
-the product's promise is that no row disappears without a reason.
+A sync of a company goes through :mod:`qbo_pipeline.stages` (``sync_company``: incremental by
+change, one engine run); the helpers here serve it (``reader_for``, ``transform_context``,
+``record_quarantine``, ``Window``) and the callers that work on whole tables or one date window
+(``qbo-pipeline status``, the export benchmark, the reliability corpus). Each returns what the
+next stage needs plus the accounting of every source row (quarantined, skipped, exported),
+because the product's promise is that no row disappears without a reason.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ The assets are thin: each one calls a stage of ``qbo_pipeline.sync``.
 """
 
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
@@ -22,9 +22,9 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.defs import metadata
 from qbo_pipeline.defs.partitions import transaction_partitions, window_for_context
 from qbo_pipeline.defs.resources import PipelineResource, QboResource
-from qbo_pipeline.export.lifecycle import split_deactivations, transaction_export_payloads
 from qbo_pipeline.schemas import ValidationResult
 from qbo_pipeline.transform import TransformResult
+from qbo_pipeline.transform.payload import Payload
 
 BACKFILL_DAYS_PER_RUN = 92
 COMPANY_TAG = "qbo_pipeline/company"
@@ -339,3 +339,67 @@ def _export(
             session, entity, qbo_entity, report, transform=transform, validation=validation, dry_run=run_config.dry_run
         )
     return dg.MaterializeResult(metadata=meta, check_results=checks)
+
+
+# -- the old per-entity export split (export/lifecycle.py was removed: the stage API exports a company in
+# one engine run). Kept here only so this graph keeps working until dagster12's rewrite replaces this file.
+
+def split_deactivations(
+    payloads: list[Payload],
+    links: Mapping[tuple[str, str], Mapping[str, Any]],
+    needed: Callable[[], set[tuple[str, str]]] | None = None,
+) -> tuple[list[Payload], list[Payload]]:
+    """``(now, at_end)``: what to export with the name lists, and the deactivations for the end of the run.
+
+    ``links`` are the ledger's links of these entities, keyed by ``(entity, source_id)``.
+    ``needed`` returns the ``(entity, source_id)`` of names some source transaction points
+    at; it is called only when an inactive name was never exported, and only those are
+    created (None: create them all). A dormant name nothing points at stays out of QBO.
+    """
+    now: list[Payload] = []
+    at_end: list[Payload] = []
+    wanted: set[tuple[str, str]] | None = None
+    for payload in payloads:
+        if payload.action != "deactivate":
+            now.append(payload)
+            continue
+        at_end.append(payload)
+        key = (payload.entity, payload.source_id)
+        if not (links.get(key) or {}).get("qbo_id"):
+            if needed is not None:
+                wanted = needed() if wanted is None else wanted
+                if key not in wanted:
+                    continue
+            now.append(
+                Payload(
+                    payload.entity,
+                    payload.source_id,
+                    {**payload.body, "Active": True},
+                    action="upsert",
+                    lookup=payload.lookup,
+                    txn_date=payload.txn_date,
+                )
+            )
+    return now, at_end
+
+
+REMOVALS = ("void", "delete")
+
+
+def transaction_export_payloads(entity: str, payloads_by_entity: Mapping[str, list[Payload]]) -> list[Payload]:
+    """The payloads the export of one transaction entity sends.
+
+    QBO refuses to void or delete an invoice (or credit memo) that a payment still applies
+    to, and the source's payment change that unapplies it is exported with the payments.
+    So invoice and credit-memo removals wait for the payments export, whose engine run
+    updates the payments first and removes afterwards.
+    """
+    own = list(payloads_by_entity.get(entity, []))
+    if entity in ("invoices", "credits"):
+        return [p for p in own if p.action not in REMOVALS]
+    if entity == "payments":
+        deferred = [
+            p for other in ("invoices", "credits") for p in payloads_by_entity.get(other, []) if p.action in REMOVALS
+        ]
+        return own + deferred
+    return own

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qbo_pipeline.export import planner as planning
+from qbo_pipeline.export import policies
 from qbo_pipeline.export.planner import (
     BLOCKED,
     CREATE,
@@ -39,6 +40,7 @@ from qbo_pipeline.export.planner import (
     Plan,
     Step,
 )
+from qbo_pipeline.export.policies import Retry, Settle
 from qbo_pipeline.export.refs import NamedRefs, UnresolvedRef, named_refs_with_fields
 from qbo_pipeline.ledger import Ledger, utcnow
 from qbo_pipeline.qbo import redact
@@ -46,14 +48,12 @@ from qbo_pipeline.qbo.client import QboClient
 from qbo_pipeline.qbo.errors import (
     AuthError,
     ClosedPeriodError,
-    ConcurrentEditError,
-    DuplicateNameError,
     QboError,
-    StaleObjectError,
     ThrottleError,
     TransientError,
     fault_from_body,
 )
+from qbo_pipeline.states import OUTCOME_OF, STATUS_OF, LinkStatus, Outcome, RunStatus
 from qbo_pipeline.transform.payload import Payload, resolve_refs
 
 log = logging.getLogger("qbo_pipeline.export")
@@ -62,10 +62,9 @@ redact.install("qbo_pipeline.export")
 NAME_FIELD = {"Customer": "DisplayName", "Item": "Name", "Account": "Name"}
 NAME_LIMIT = {"Customer": 500, "Item": 100, "Account": 100}
 LOOKUP_CHUNK = 500  # values per lookup query; with MAXRESULTS 1000 a value may match twice
-RETRY_AS_SINGLE = (ThrottleError, TransientError, ConcurrentEditError, StaleObjectError, DuplicateNameError)
 
-COUNT_KEYS = ("created", "updated", "linked", "skipped", "failed", "blocked", "deactivated", "voided", "deleted",
-              "not_attempted")
+COUNT_KEYS = tuple(Outcome)
+_KEEP_STATUS = "keep"  # _finish: the link's status becomes the outcome (None: the link is not touched)
 
 
 @dataclass
@@ -94,7 +93,7 @@ class ExportReport:
     run_id: str
     company: str
     dry_run: bool
-    status: str = "ok"  # ok | partial (some records failed) | stopped (auth)
+    status: RunStatus = RunStatus.OK
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     results: list[RecordResult] = field(default_factory=list)
     write_requests: int = 0
@@ -116,7 +115,7 @@ class ExportReport:
             "run_id": self.run_id, "company": self.company, "dry_run": self.dry_run, "status": self.status,
             "counts": dict(self.counts), "write_requests": self.write_requests, "requests": self.requests,
             "records_written": self.records_written, "seconds": round(self.seconds, 3), "message": self.message,
-            "failed": [r.as_dict() for r in self.results if r.outcome in ("failed", "blocked")][:200],
+            "failed": [r.as_dict() for r in self.results if r.outcome in (Outcome.FAILED, Outcome.BLOCKED)][:200],
             "plan": [s.as_dict() for s in self.plan.steps] if self.plan else None,
         }
 
@@ -131,7 +130,6 @@ class ExportStopped(AuthError):
 
 
 SYNC_TOKEN_CHUNK = 500  # ids per query when reading current SyncTokens
-BALANCE_REFUSAL = "6220"  # Delete Entity Has Balance Error
 
 
 class _Stop(Exception):
@@ -192,21 +190,21 @@ class ExportEngine:
                 self._run(payloads, report, dry_run)
             except AuthError as exc:  # before any write (reading preferences, lists): nothing was attempted
                 self._halt(exc)
-                handled = len(report.results) + report.counts.get("skipped", 0)
-                report.counts["not_attempted"] += max(0, len(payloads) - handled)
+                handled = len(report.results) + report.counts.get(Outcome.SKIPPED, 0)
+                report.counts[Outcome.NOT_ATTEMPTED] += max(0, len(payloads) - handled)
             except BaseException as exc:
                 report.seconds = time.monotonic() - started
-                report.status = "stopped"
+                report.status = RunStatus.STOPPED
                 report.message = redact.redact(str(exc))
-                self.ledger.finish_run(run_id, status="stopped", counts=report.counts,
+                self.ledger.finish_run(run_id, status=RunStatus.STOPPED, counts=report.counts,
                                        write_requests=report.write_requests, message=report.message)
                 raise
             report.seconds = time.monotonic() - started
             if self._stop_error is not None:
-                report.status = "stopped"
+                report.status = RunStatus.STOPPED
                 report.message = f"stopped: {self._stop_error.describe()} — {self._stop_error.hint}"
-            elif report.counts["failed"] or report.counts["blocked"]:
-                report.status = "partial"
+            elif report.counts[Outcome.FAILED] or report.counts[Outcome.BLOCKED]:
+                report.status = RunStatus.PARTIAL
             self.ledger.finish_run(run_id, status=report.status, counts=report.counts,
                                    write_requests=report.write_requests, message=report.message)
             if not dry_run:
@@ -239,25 +237,24 @@ class ExportEngine:
         if dry_run:
             report.plan = plan
             for step in plan.steps:
-                outcome = {CREATE: "created", UPDATE: "updated", DEACTIVATE: "deactivated", VOID: "voided",
-                           DELETE: "deleted"}.get(step.action, step.action if step.action != SKIP else "skipped")
+                outcome = OUTCOME_OF.get(step.action) or (Outcome.SKIPPED if step.action == SKIP else step.action)
                 report.counts[outcome] = report.counts.get(outcome, 0) + 1
             report.requests = self.client.requests_made - requests_before
             return
         self.refs = NamedRefs(self.client, self.config, request_id=self._named_request_id)
         for step in plan.steps:
             if step.action == SKIP:
-                self._count("skipped")
+                self._count(Outcome.SKIPPED)
                 if not step.qbo_id and step.reason.startswith("closed period"):
-                    self._finish(step, "skipped", message=step.reason, hint=ClosedPeriodError.hint,
-                                 status="skipped", count=False)
+                    self._finish(step, Outcome.SKIPPED, message=step.reason, hint=ClosedPeriodError.hint,
+                                 status=LinkStatus.SKIPPED, count=False)
             elif step.action == BLOCKED:
                 self._finish_blocked(step, step.reason)
         waves = plan.waves()
         for index, wave in enumerate(waves):
             if self._stop.is_set():
                 for step in wave:
-                    self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+                    self._finish(step, Outcome.NOT_ATTEMPTED, message="not attempted: the run stopped", status=None)
                 continue
             entity = wave[0].payload.entity
             before = self.client.write_requests
@@ -282,11 +279,11 @@ class ExportEngine:
                 if exc.parent:
                     self._finish_blocked(step, str(exc), exc.parent)
                 else:
-                    self._finish(step, "failed", message=str(exc), hint="Fix the configuration or create the entry in QBO.")
+                    self._finish(step, Outcome.FAILED, message=str(exc), hint="Fix the configuration or create the entry in QBO.")
                 continue
             except AuthError as exc:
                 self._halt(exc)
-                self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+                self._finish(step, Outcome.NOT_ATTEMPTED, message="not attempted: the run stopped", status=None)
                 continue
             except QboError as exc:
                 self._fail(step, exc)
@@ -327,7 +324,7 @@ class ExportEngine:
                 except _Stop:
                     for step, _ in unit:
                         if not self._is_finished(step):
-                            self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+                            self._finish(step, Outcome.NOT_ATTEMPTED, message="not attempted: the run stopped", status=None)
                 with self._lock:
                     progress["done"] += len(unit)
                     if time.monotonic() - progress["last"] > 5:
@@ -339,7 +336,7 @@ class ExportEngine:
             for future in futures:
                 future.result()
         for step, _ in list(batchable) + list(singles):
-            self._finish(step, "not_attempted", message="not attempted: the run stopped", status=None)
+            self._finish(step, Outcome.NOT_ATTEMPTED, message="not attempted: the run stopped", status=None)
 
     # -- resolution and lookups -----------------------------------------------------------
 
@@ -360,7 +357,7 @@ class ExportEngine:
                 parent = (ref["entity"], ref["source_id"])
                 with self._lock:
                     link = self._links.get(parent) or {}
-                if not link.get("qbo_id") or link.get("status") in ("deleted",):
+                if not link.get("qbo_id") or link.get("status") == LinkStatus.DELETED:
                     state = link.get("status") or "not exported"
                     raise UnresolvedRef(f"parent {parent[0]} {parent[1]} is not in QBO ({state})", parent)
                 return link["qbo_id"], None
@@ -522,7 +519,7 @@ class ExportEngine:
             self._retry_single_or_fail(step, body, error)
 
     def _retry_single_or_fail(self, step: Step, body: dict[str, Any], error: QboError) -> None:
-        if isinstance(error, RETRY_AS_SINGLE):
+        if isinstance(error, policies.RETRY_AS_SINGLE):
             self._bump_attempt(step)
             self._send_single(step, body, first_error=error)
         else:
@@ -537,17 +534,19 @@ class ExportEngine:
         for _ in range(4):
             rid: str | None = None
             if error is not None:
-                if isinstance(error, StaleObjectError) and not stale_retried and step.qbo_id:
+                decision = policies.retry(error, step.action, has_qbo_id=bool(step.qbo_id),
+                                          stale_retried=stale_retried, renamed=renamed,
+                                          from_batch=first_error is error)
+                if decision == Retry.READ_SYNC_TOKEN:
                     stale_retried = True
                     step.sync_token = None  # read again below
-                elif isinstance(error, DuplicateNameError) and step.action == CREATE and not renamed:
+                elif decision == Retry.RESOLVE_NAME:
                     renamed = True
                     body = self._resolve_duplicate_name(step, body)
-                elif isinstance(error, ThrottleError | TransientError | ConcurrentEditError) and first_error is error:
-                    pass  # a batch item QBO refused for load: send it once on its own (the client retries)
-                else:
+                elif decision == Retry.NONE:
                     self._handle_error(step, error)
                     return
+                # Retry.RESEND: a batch item QBO refused for load: send it once on its own (the client retries)
             try:
                 if step.action in (UPDATE, DEACTIVATE, VOID, DELETE):
                     self._ensure_sync_token(step)
@@ -608,21 +607,21 @@ class ExportEngine:
         return {**body, name_field: renamed}
 
     def _handle_error(self, step: Step, error: QboError) -> None:
-        if isinstance(error, AuthError):
+        decision = policies.settle(error, step.action, closed_period=self.closed_period)
+        if decision == Settle.STOP:
+            assert isinstance(error, AuthError)
             self._halt(error)
             raise _Stop from error
-        if isinstance(error, ClosedPeriodError) and self.closed_period == "skip":
-            self._count("skipped")
-            self._finish(step, "skipped", message=error.describe(), hint=error.hint,
-                         status="skipped" if not step.qbo_id else None, count=False)
+        if decision == Settle.SKIP_CLOSED_PERIOD:
+            self._count(Outcome.SKIPPED)
+            self._finish(step, Outcome.SKIPPED, message=error.describe(), hint=error.hint,
+                         status=LinkStatus.SKIPPED if not step.qbo_id else None, count=False)
             return
-        if step.action == DEACTIVATE and error.code == BALANCE_REFUSAL:
+        if decision == Settle.KEEP_ACTIVE:
             # QBO keeps a name with an open balance active: a documented outcome, not a failure
-            self._count("skipped")
-            self._finish(step, "skipped", code=error.code, tid=error.intuit_tid, status=KEPT_ACTIVE, count=False,
-                         message="kept active: QuickBooks does not deactivate a name with an open balance",
-                         hint="settle or write off the balance; the record is deactivated at its next change "
-                              "in the source")
+            self._count(Outcome.SKIPPED)
+            self._finish(step, Outcome.SKIPPED, code=error.code, tid=error.intuit_tid, status=KEPT_ACTIVE, count=False,
+                         message=policies.KEPT_ACTIVE_MESSAGE, hint=policies.KEPT_ACTIVE_HINT)
             return
         self._fail(step, error)
 
@@ -660,9 +659,10 @@ class ExportEngine:
         links, results = [], []
         for step, record, rid in successes:
             action = step.action
-            outcome = {CREATE: "created", UPDATE: "linked" if step.reason.startswith(("found", "linked")) else "updated",
-                       DEACTIVATE: "deactivated", VOID: "voided", DELETE: "deleted"}[action]
-            status = {"deactivated": "deactivated", "voided": "voided", "deleted": "deleted"}.get(outcome, "exported")
+            outcome = OUTCOME_OF[action]
+            if action == UPDATE and step.reason.startswith(("found", "linked")):
+                outcome = Outcome.LINKED
+            status = STATUS_OF.get(outcome, LinkStatus.EXPORTED)
             qbo_id = str(record.get("Id") or step.qbo_id)
             name_field = NAME_FIELD.get(step.payload.entity, "DocNumber")
             link = {
@@ -692,42 +692,36 @@ class ExportEngine:
         message = error.describe()
         if unknown:
             message += " — outcome unknown; the next run looks the record up in QBO before creating it again"
-        hint = error.hint
-        text = f"{error.message} {error.detail}".lower()
-        if step.action in (VOID, DELETE) and ("applied" in text or "linked" in text):
-            hint = (f"A payment or credit memo still applies to this {step.payload.entity} in QBO, and QBO refuses to "
-                    f"{step.action} a paid transaction. Once the source payment no longer applies to it (exported "
-                    "with the payments, which run before removals in one export) the next run succeeds; or unapply "
-                    "the payment in QBO.")
-        self._finish(step, "failed", message=message, hint=hint, code=error.code,
+        hint = policies.failure_hint(error, step.action, step.payload.entity)
+        self._finish(step, Outcome.FAILED, message=message, hint=hint, code=error.code,
                      tid=error.intuit_tid, request_id=request_id)
 
     def _finish_blocked(self, step: Step, reason: str, parent: tuple[str, str] | None = None) -> None:
         parent = parent or step.blocked_by
         hint = f"Fix {parent[0]} {parent[1]} first; this record follows it." if parent else None
-        self._finish(step, "blocked", message=reason, hint=hint)
+        self._finish(step, Outcome.BLOCKED, message=reason, hint=hint)
 
     def _finish(self, step: Step, outcome: str, *, message: str | None = None, hint: str | None = None,
                 code: str | None = None, tid: str | None = None, request_id: str | None = None,
-                status: str | None = "same", count: bool = True) -> None:
+                status: str | None = _KEEP_STATUS, count: bool = True) -> None:
         """Record a record that did not succeed (failed, blocked, skipped, not attempted)."""
         with self._lock:
             link = dict(self._links.get(step.key) or {})
-        if status == "same":
+        if status == _KEEP_STATUS:
             status = outcome
         result = RecordResult(step.payload.entity, step.payload.source_id, step.action, outcome,
                               qbo_id=step.qbo_id, error_code=code, message=redact.redact(message or ""),
                               hint=hint, intuit_tid=tid, request_id=request_id)
         with self.ledger.begin() as conn:
             if status is not None:
-                attempts = (link.get("attempts") or 0) + (1 if outcome == "failed" else 0)
+                attempts = (link.get("attempts") or 0) + (1 if outcome == Outcome.FAILED else 0)
                 update = {"entity": step.payload.entity, "source_id": step.payload.source_id, "status": status,
                           "last_error": result.message, "error_code": code, "hint": hint, "intuit_tid": tid,
                           "attempts": attempts, "attempted_hash": step.hash, "run_id": self._run_id}
-                if link.get("qbo_id") and status in ("failed", "blocked", "skipped") and link.get("status") in (
-                        "exported", "linked", "deactivated"):
+                if link.get("qbo_id") and status in (LinkStatus.FAILED, LinkStatus.BLOCKED, LinkStatus.SKIPPED) and \
+                        link.get("status") in (LinkStatus.EXPORTED, LinkStatus.LINKED, LinkStatus.DEACTIVATED):
                     # still in QBO as last exported: keep that, remember the error
-                    update["status"] = link["status"] if status == "skipped" else status
+                    update["status"] = link["status"] if status == LinkStatus.SKIPPED else status
                 self.ledger.save_links(self.company, [update], conn=conn)
                 link.update(update)
             self.ledger.add_results(self.company, self._run_id, [result.as_dict()], conn=conn)
@@ -737,7 +731,7 @@ class ExportEngine:
             self._report.results.append(result)
             if count:
                 self._report.counts[outcome] = self._report.counts.get(outcome, 0) + 1
-        if outcome == "failed":
+        if outcome == Outcome.FAILED:
             self.log.warning("%s %s failed: %s", step.payload.entity, step.payload.source_id, result.message)
 
 

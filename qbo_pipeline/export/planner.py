@@ -16,14 +16,22 @@ from datetime import date
 from typing import Any
 
 from qbo_pipeline.entities import EXPORT_ORDER
+from qbo_pipeline.states import LinkStatus, PayloadAction, PlanAction
 from qbo_pipeline.transform.payload import Payload
 
 CREATE, UPDATE, SKIP, DEACTIVATE, VOID, DELETE, BLOCKED = (
-    "create", "update", "skip", "deactivate", "void", "delete", "blocked")
+    PlanAction.CREATE, PlanAction.UPDATE, PlanAction.SKIP, PlanAction.DEACTIVATE, PlanAction.VOID, PlanAction.DELETE,
+    PlanAction.BLOCKED)
 WRITE_ACTIONS = (CREATE, UPDATE, DEACTIVATE, VOID, DELETE)
-IGNORED = "ignored"  # set by `qbo-pipeline failed ignore`: never sent until un-ignored
-KEPT_ACTIVE = "kept_active"  # a deactivation QBO refused because of an open balance (6220)
-LINKED_STATUSES = ("exported", "linked", "deactivated", "failed", "blocked", "skipped", KEPT_ACTIVE)
+IGNORED = LinkStatus.IGNORED  # set by `qbo-pipeline failed ignore`: never sent until un-ignored
+KEPT_ACTIVE = LinkStatus.KEPT_ACTIVE  # a deactivation QBO refused because of an open balance (6220)
+LINKED_STATUSES = (LinkStatus.EXPORTED, LinkStatus.LINKED, LinkStatus.DEACTIVATED, LinkStatus.FAILED,
+                   LinkStatus.BLOCKED, LinkStatus.SKIPPED, KEPT_ACTIVE)
+UPSERT = PayloadAction.UPSERT
+EXPORTED = LinkStatus.EXPORTED
+WANTED = {PayloadAction.DEACTIVATE: DEACTIVATE, PayloadAction.VOID: VOID, PayloadAction.DELETE: DELETE}
+DONE = {PayloadAction.DEACTIVATE: LinkStatus.DEACTIVATED, PayloadAction.VOID: LinkStatus.VOIDED,
+        PayloadAction.DELETE: LinkStatus.DELETED}
 NAME_LISTS = ("Customer", "Item", "Account")
 
 
@@ -158,7 +166,7 @@ def plan(
     steps: dict[tuple, Step] = {}
     removal_base = 1000
     # names that records written by this plan point at (an unchanged record is not sent, so it needs nothing)
-    referenced = {parent for p in payloads if p.action == "upsert" and not _unchanged(p, ledger_state)
+    referenced = {parent for p in payloads if p.action == UPSERT and not _unchanged(p, ledger_state)
                   for parent in p.depends_on}
     for payload in sorted(payloads, key=lambda p: (_order_index(p.entity), depths[(p.entity, p.source_id)])):
         key = (payload.entity, payload.source_id)
@@ -170,34 +178,33 @@ def plan(
         order = _order_index(payload.entity)
         if status == IGNORED:
             step.reason = "ignored by an operator (`qbo-pipeline failed clear --ignored` resumes it)"
-        elif payload.action == "upsert":
+        elif payload.action == UPSERT:
             step.wave = order * 10 + depths[key]
-            if qbo_id and status == "exported" and link.get("payload_hash") == step.hash:
+            if qbo_id and status == EXPORTED and link.get("payload_hash") == step.hash:
                 step.reason = "unchanged"
-            elif qbo_id and status not in ("deleted", "voided"):
-                step.action, step.reason = UPDATE, "changed" if status == "exported" else f"ledger status {status}"
+            elif qbo_id and status not in (LinkStatus.DELETED, LinkStatus.VOIDED):
+                step.action, step.reason = UPDATE, "changed" if status == EXPORTED else f"ledger status {status}"
                 step.diff = diff_bodies(link.get("body") or {}, payload.body)
             elif qbo_id:
                 step.reason = f"{status} in QBO; a removed record is not recreated"
-            elif (max_attempts and status == "failed" and link.get("attempted_hash") == step.hash
+            elif (max_attempts and status == LinkStatus.FAILED and link.get("attempted_hash") == step.hash
                   and (link.get("attempts") or 0) >= max_attempts):
                 step.reason = f"failed {link.get('attempts')} times with this content; fix it or retry the record"
             else:
                 step.action, step.reason = CREATE, "new" if not status else f"not in QBO yet ({status})"
-        elif payload.action in ("deactivate", "void", "delete"):
-            wanted = {"deactivate": DEACTIVATE, "void": VOID, "delete": DELETE}[payload.action]
-            done = {"deactivate": "deactivated", "void": "voided", "delete": "deleted"}[payload.action]
+        elif payload.action in WANTED:
+            wanted, done = WANTED[PayloadAction(payload.action)], DONE[PayloadAction(payload.action)]
             step.wave = removal_base + (len(EXPORT_ORDER) - order) * 10 + (10 - min(depths[key], 9))
-            if payload.action == "deactivate" and payload.entity not in NAME_LISTS:
+            if payload.action == PayloadAction.DEACTIVATE and payload.entity not in NAME_LISTS:
                 raise ValueError(f"{payload.entity} {payload.source_id}: only name lists can be deactivated")
-            if payload.action in ("void", "delete") and payload.entity in NAME_LISTS:
+            if payload.action in (PayloadAction.VOID, PayloadAction.DELETE) and payload.entity in NAME_LISTS:
                 raise ValueError(f"{payload.entity} {payload.source_id}: name lists are deactivated, not {payload.action}d")
-            if payload.action == "deactivate" and key in referenced and (not qbo_id or status == "deactivated"):
+            if payload.action == PayloadAction.DEACTIVATE and key in referenced and (not qbo_id or status == LinkStatus.DEACTIVATED):
                 # inactive in the source but records of this plan point at it: create it (or make it
                 # active again) first, as QBO refuses transactions for inactive names, export them, then
                 # deactivate it after them
                 active = Payload(payload.entity, payload.source_id, {**payload.body, "Active": True},
-                                 action="upsert", lookup=payload.lookup, txn_date=payload.txn_date)
+                                 action=UPSERT, lookup=payload.lookup, txn_date=payload.txn_date)
                 if qbo_id:
                     first = Step(active, UPDATE, reason="inactive in the source and in QBO, but records in this "
                                                         "export need it: made active for them, then deactivated",
@@ -215,7 +222,7 @@ def plan(
                         " in this export for the records that need it)"
                 steps[(*key, "then")] = step
                 continue
-            if payload.action == "deactivate" and key in still_needed and status != "deactivated":
+            if payload.action == PayloadAction.DEACTIVATE and key in still_needed and status != LinkStatus.DEACTIVATED:
                 step.reason = f"kept active: {still_needed[key]} still need it"
                 steps[key] = step
                 continue
@@ -225,7 +232,7 @@ def plan(
                 step.reason = f"already {done}"
             elif status == KEPT_ACTIVE and link.get("attempted_hash") == step.hash:
                 step.reason = "kept active: QBO refused to deactivate it (open balance); retried when it changes"
-            elif status == "deleted":
+            elif status == LinkStatus.DELETED:
                 step.reason = "already deleted"
             else:
                 step.action, step.reason = wanted, f"{payload.action}d in the source"
@@ -245,7 +252,7 @@ def plan(
 
 def _unchanged(payload: Payload, ledger_state: Mapping[tuple[str, str], Mapping[str, Any]]) -> bool:
     link = ledger_state.get((payload.entity, payload.source_id)) or {}
-    return bool(link.get("qbo_id")) and link.get("status") == "exported" and link.get("payload_hash") == payload.hash
+    return bool(link.get("qbo_id")) and link.get("status") == EXPORTED and link.get("payload_hash") == payload.hash
 
 
 def _block_dependents(steps: dict[tuple, Step], ledger_state: Mapping[tuple[str, str], Mapping[str, Any]],

@@ -126,8 +126,10 @@ class ValidationError(QboError):
 class NotFoundError(QboError):
     kind = "not_found"
     hint = (
-        "A referenced record is missing or inactive in QBO (deleted or made inactive there); "
-        "reactivate it or clear the link with `qbo-pipeline ledger unlink`."
+        "A customer, item or transaction this record points at is inactive or deleted in QBO. If the "
+        "pipeline made it inactive, the next run makes it active again for this record; if it was made "
+        "inactive or deleted in QuickBooks, make it active there, or `qbo-pipeline unlink ENTITY SOURCE_ID` "
+        "so that the next run creates it again."
     )
 
 

@@ -100,3 +100,58 @@ def test_export_lock_one_holder_visible_and_clearable(ledger):
     with ledger.export_locked("co", "run C"):
         assert ledger.export_lock("co")["owner"].startswith("run C [pid ")  # the holder process is named
     assert ledger.export_lock("co") is None
+
+
+def test_source_cursor_is_stored_per_company_and_table(ledger):
+    from datetime import datetime
+
+    assert ledger.source_cursor("co") is None
+    first = {"customers": datetime(2026, 1, 1, 9), "invoices": None}
+    ledger.advance_source_cursor("co", first, run_id="r1")
+    assert ledger.source_cursor("co") == first
+    later = {"customers": datetime(2026, 1, 1, 9), "invoices": datetime(2026, 2, 1, 10, 30)}
+    ledger.advance_source_cursor("co", later, run_id="r2")
+    assert ledger.source_cursor("co") == later
+    assert ledger.source_cursor("other") is None
+    ledger.reset_source_cursor("co")
+    assert ledger.source_cursor("co") is None
+
+
+def test_what_an_incremental_sync_reads_again_and_the_links_it_needs(ledger):
+    ledger.save_links("co", [
+        {"entity": "Customer", "source_id": "1", "qbo_id": "10", "status": "exported", "name": "Acme"},
+        {"entity": "Customer", "source_id": "2", "status": "failed"},
+        {"entity": "Invoice", "source_id": "I1", "status": "blocked"},
+        {"entity": "Invoice", "source_id": "I2", "qbo_id": "5", "status": "exported"},
+    ])
+    ledger.outbox_add("co", [{"entity": "Payment", "source_id": "P1", "request_id": "rid-1", "operation": "create"}])
+    assert ledger.unsettled("co") == {"Customer": {"2"}, "Invoice": {"I1"}, "Payment": {"P1"}}
+    links = ledger.links_for("co", [("Customer", "1"), ("Invoice", "I2"), ("Invoice", "missing")])
+    assert set(links) == {("Customer", "1"), ("Invoice", "I2")}
+    assert ledger.qbo_ids("co", "Customer") == {"10"}
+    assert ledger.claimed_names("co", "Customer") == {"acme": "1"}
+
+
+def test_quarantine_reasons_are_the_latest_per_record(ledger):
+    ledger.add_quarantine([
+        {"company": "co", "run_id": "r1", "entity": "invoices", "source_id": "17", "reason": "old reason"},
+        {"company": "co", "run_id": "r2", "entity": "invoices", "source_id": "17", "reason": "due date before issue"},
+        {"company": "co", "run_id": "r2", "entity": "invoices", "source_id": "18", "reason": "x", "kind": "normalisation"},
+    ])
+    assert ledger.quarantine_reasons("co", [("invoices", "17"), ("invoices", "18")]) == {
+        ("invoices", "17"): "due date before issue"}
+
+
+def test_token_rows_are_versioned(ledger):
+    assert ledger.token_row("co") is None
+    values = {"realm_id": "9", "ciphertext": "c1", "access_expires_at": 1.0, "refresh_expires_at": None}
+    ledger.save_token_row("co", values)
+    assert ledger.token_row("co")["version"] == 1
+    ledger.save_token_row("co", {**values, "ciphertext": "c2"})  # reconnect: replaced, next version
+    assert (ledger.token_row("co")["ciphertext"], ledger.token_row("co")["version"]) == ("c2", 2)
+    with ledger.begin() as conn:  # a refresh: read locked, write the next version in one transaction
+        row = ledger.token_row("co", conn, for_update=True)
+        ledger.save_token_row("co", {**values, "ciphertext": "c3"}, conn, version=row["version"] + 1)
+    assert (ledger.token_row("co")["ciphertext"], ledger.token_row("co")["version"]) == ("c3", 3)
+    assert ledger.delete_token_row("co") is True
+    assert ledger.delete_token_row("co") is False
