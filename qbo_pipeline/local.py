@@ -124,13 +124,14 @@ def local_environment(base_url: str) -> None:
 
 def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bool) -> dict[str, int] | None:
     """Build the embedded demo database when the configured source is it and it is missing."""
-    from qbo_pipeline.source.demo import DEFAULT_SCALE, init_demo_db
+    from qbo_pipeline.source.demo import DEFAULT_SCALE, add_missing_tables, init_demo_db
 
     url = config.source.url
     if not url.startswith("sqlite:///"):
         return None
     path = Path(url.removeprefix("sqlite:///"))
     if path.exists() and not reset:
+        add_missing_tables(url)  # built before newer canonical tables (issue 14): those read as empty
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale)

@@ -462,6 +462,15 @@ def _write(engine: sa.Engine, rows: dict[str, list[dict]]) -> dict[str, int]:
     return {name: len(table_rows) for name, table_rows in rows.items()}
 
 
+def add_missing_tables(url: str) -> None:
+    """Create the canonical tables a demo database built by an older version lacks (empty; no row changes)."""
+    engine = sa.create_engine(url)
+    try:
+        model.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+
+
 def init_demo_db(url: str, *, scale: float = DEFAULT_SCALE, seed: int = 42, today: date | None = None) -> dict[str, int]:
     """Drop and recreate the canonical tables at ``url`` and fill them with the demo rows.
 
