@@ -83,6 +83,16 @@ class DriftReport:
         """No open drift and the feed was read: what an asset check asserts."""
         return self.error is None and self.open_findings == 0
 
+    @property
+    def description(self) -> str:
+        """One sentence for an asset check or a sync report."""
+        if self.error:
+            return f"The change feed could not be read ({self.error}); drift is unknown."
+        if self.open_findings:
+            return (f"{self.open_findings} record(s) the pipeline wrote were changed or deleted in QuickBooks by a "
+                    f"person and are held: `qbo-pipeline drift list`.")
+        return f"No record the pipeline wrote was changed in QuickBooks ({self.changed} checked)."
+
     def as_dict(self) -> dict[str, Any]:
         return {"company": self.company, "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None, "changed": self.changed,

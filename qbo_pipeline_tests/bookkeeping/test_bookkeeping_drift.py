@@ -86,6 +86,7 @@ def test_a_persons_edits_are_found_held_and_overwritten_only_when_approved(sandb
     assert set(found[("Invoice", "I1")].fields) == {"TxnDate", "PrivateNote"}
     assert found[("SalesReceipt", "SR1")].kind is DriftKind.DELETED
     assert not second.drift.passed and second.drift.open_findings == 2
+    assert "2 record(s)" in second.drift.description and second.drift.as_dict()["passed"] is False
     assert second.entities["invoices"].skipped == {HELD_RULE: 1}
     assert second.entities["invoices"].updated == 1  # I2 is written as usual
     assert second.entities["sales_receipts"].skipped == {HELD_RULE: 1}
