@@ -31,6 +31,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "sync": "qbo_pipeline.operator.records:sync_command",
     "unlock": "qbo_pipeline.operator.records:unlock_command",
     "quarantine": "qbo_pipeline.operator.quarantine:quarantine_command",
+    "drift": "qbo_pipeline.operator.drift:drift_group",
 }
 
 EXIT_CONFIGURATION = 2  # docs/operations.md: usage, configuration, connection and mapping errors

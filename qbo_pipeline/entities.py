@@ -21,13 +21,18 @@ from typing import Any
 import pandas as pd
 
 from qbo_pipeline.schemas.validation import ValidationResult, validate
+from qbo_pipeline.source.model import BOOKKEEPING_PARENT_KEYS
 from qbo_pipeline.transform.context import TransformContext, TransformResult
 from qbo_pipeline.transform.credit_memos import build_credit_memos
 from qbo_pipeline.transform.customers import build_customers
+from qbo_pipeline.transform.deposits import build_deposits
+from qbo_pipeline.transform.expenses import build_bills, build_expenses
 from qbo_pipeline.transform.invoices import build_invoices
 from qbo_pipeline.transform.items import build_items
-from qbo_pipeline.transform.payments import build_payments
+from qbo_pipeline.transform.journal_entries import build_journal_entries
 from qbo_pipeline.transform.refund_receipts import build_refund_receipts
+from qbo_pipeline.transform.sales_receipts import build_sales_receipts
+from qbo_pipeline.transform.tips import build_payments_with_tips
 
 
 class EntityKind(StrEnum):
@@ -81,7 +86,7 @@ class Entity:
         return self.build(*(valid[t] for t in self.tables), config, context)
 
 
-_PARENT_KEYS = {"invoice_lines": "invoice_id", "payment_applications": "payment_id"}
+_PARENT_KEYS = {"invoice_lines": "invoice_id", "payment_applications": "payment_id", **BOOKKEEPING_PARENT_KEYS}
 
 
 def _validator(name: str) -> Callable[..., ValidationResult]:
@@ -118,7 +123,8 @@ REGISTRY: tuple[Entity, ...] = (
     Entity(
         name="payments", tables=("payments", "payment_applications"), qbo_entity="Payment",
         kind=EntityKind.TRANSACTION, depends_on=("customers", "invoices"), asset_name="qbo_payments",
-        cli_aliases=("payment", "payments"), validate=_validator("payments"), build=build_payments, txn_date="date",
+        cli_aliases=("payment", "payments"), validate=_validator("payments"), build=build_payments_with_tips,
+        txn_date="date",
         references=(Reference("payments", "customer_id", "customers"),
                     Reference("payment_applications", "invoice_id", "invoices")),
     ),
@@ -129,6 +135,41 @@ REGISTRY: tuple[Entity, ...] = (
         validate=_validator("refunds"), build=build_refund_receipts, txn_date="date",
         references=(Reference("refunds", "customer_id", "customers"), Reference("refunds", "payment_id", "payments"),
                     Reference("refunds", "product_id", "products")),
+    ),
+    # -- bookkeeping beyond billing (issue 14) --
+    Entity(
+        name="sales_receipts", tables=("sales_receipts", "sales_receipt_lines"), qbo_entity="SalesReceipt",
+        kind=EntityKind.TRANSACTION, depends_on=("customers", "products"), asset_name="qbo_sales_receipts",
+        cli_aliases=("sales_receipt", "sales_receipts", "salesreceipt", "receipt", "receipts"),
+        validate=_validator("sales_receipts"), build=build_sales_receipts, txn_date="date",
+        references=(Reference("sales_receipts", "customer_id", "customers"),
+                    Reference("sales_receipt_lines", "product_id", "products")),
+    ),
+    Entity(
+        name="deposits", tables=("deposits", "deposit_lines"), qbo_entity="Deposit", kind=EntityKind.TRANSACTION,
+        depends_on=("customers", "payments", "sales_receipts"), asset_name="qbo_deposits",
+        cli_aliases=("deposit", "deposits"), validate=_validator("deposits"), build=build_deposits, txn_date="date",
+        references=(Reference("deposit_lines", "payment_id", "payments"),
+                    Reference("deposit_lines", "receipt_id", "sales_receipts"),
+                    Reference("deposit_lines", "customer_id", "customers")),
+    ),
+    Entity(
+        name="expenses", tables=("expenses",), qbo_entity="Purchase", kind=EntityKind.TRANSACTION,
+        depends_on=("customers",), asset_name="qbo_purchases",
+        cli_aliases=("expense", "expenses", "purchase", "purchases"), validate=_validator("expenses"),
+        build=build_expenses, txn_date="date", references=(Reference("expenses", "customer_id", "customers"),),
+    ),
+    Entity(
+        name="bills", tables=("bills",), qbo_entity="Bill", kind=EntityKind.TRANSACTION, depends_on=("customers",),
+        asset_name="qbo_bills", cli_aliases=("bill", "bills"), validate=_validator("bills"), build=build_bills,
+        txn_date="date", references=(Reference("bills", "customer_id", "customers"),),
+    ),
+    Entity(
+        name="journal_entries", tables=("journal_entries", "journal_entry_lines"), qbo_entity="JournalEntry",
+        kind=EntityKind.TRANSACTION, depends_on=("customers",), asset_name="qbo_journal_entries",
+        cli_aliases=("journal_entry", "journal_entries", "journalentry", "journal", "je"),
+        validate=_validator("journal_entries"), build=build_journal_entries, txn_date="date",
+        references=(Reference("journal_entry_lines", "customer_id", "customers"),),
     ),
 )
 

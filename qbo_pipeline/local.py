@@ -157,7 +157,13 @@ def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bo
     missing or empty. Any other missing source is an error, never a new demo: a typo in a path
     must not turn into hundreds of demo invoices exported to a real company."""
     from qbo_pipeline.operator.preflight import PreflightError, sqlite_file
-    from qbo_pipeline.source.demo import DEFAULT_SCALE, builtin_demo_url, existing_tables, init_demo_db
+    from qbo_pipeline.source.demo import (
+        DEFAULT_SCALE,
+        add_missing_tables,
+        builtin_demo_url,
+        existing_tables,
+        init_demo_db,
+    )
 
     url = config.source.url
     path = sqlite_file(url)
@@ -172,6 +178,7 @@ def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bo
         engine = sa.create_engine(url)
         try:
             if existing_tables(engine):
+                add_missing_tables(url)  # built before newer canonical tables (issue 14): those read as empty
                 return None
         finally:
             engine.dispose()

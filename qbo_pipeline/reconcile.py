@@ -14,6 +14,7 @@ from typing import Any
 from qbo_pipeline.transform.payload import Payload
 
 IDS_PER_QUERY = 500
+COST_AND_DEPOSIT_LINES = ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail", "DepositLineDetail")
 TOLERANCE = Decimal("0.005")
 
 
@@ -35,6 +36,10 @@ def expected_total(payload: Payload) -> Decimal:
             total += _cents(line.get("Amount"))
         elif detail == "DiscountLineDetail":
             total -= _cents(line.get("Amount"))
+        elif detail in COST_AND_DEPOSIT_LINES or (detail is None and line.get("LinkedTxn")):
+            total += _cents(line.get("Amount"))  # purchases, bills, deposits (a deposited payment's line)
+        elif detail == "JournalEntryLineDetail" and line[detail].get("PostingType") == "Debit":
+            total += _cents(line.get("Amount"))  # a journal entry's TotalAmt is its debits
     return total
 
 

@@ -26,13 +26,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
+from qbo_pipeline.drift import HELD_RULE, DriftReport, detect_drift, hold_drifted
 from qbo_pipeline.entities import REGISTRY, Entity, EntityKind, by_qbo_entity
 from qbo_pipeline.entities import entity as lookup
 from qbo_pipeline.export.engine import ExportEngine, ExportReport
@@ -40,11 +41,16 @@ from qbo_pipeline.export.planner import BLOCKED, CREATE, DEACTIVATE, DELETE, SKI
 from qbo_pipeline.ledger import Ledger
 from qbo_pipeline.qbo.auth import TokenVault
 from qbo_pipeline.qbo.client import QboClient
+from qbo_pipeline.qbo.errors import QboError
 from qbo_pipeline.schemas import ValidationResult, quarantined_ids
+from qbo_pipeline.schemas.currency import CurrencySettings, refuse_foreign_currencies
 from qbo_pipeline.source.extract import SourceReader, empty_frame
 from qbo_pipeline.sync import Window, reader_for, record_quarantine, transform_context
 from qbo_pipeline.transform import TransformContext, TransformResult
 from qbo_pipeline.transform.payload import Payload
+from qbo_pipeline.transform.rules import SKIPPED_COLUMNS
+from qbo_pipeline.transform.sales_receipts import SUMMARY_PREFIX
+from qbo_pipeline.transform.tips import TIP_PREFIX
 
 log = logging.getLogger("qbo_pipeline.stages")
 
@@ -273,6 +279,7 @@ class SyncResult:
     validations: dict[str, ValidationResult] = field(default_factory=dict, repr=False)
     transforms: dict[str, TransformResult] = field(default_factory=dict, repr=False)
     still_needed: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    drift: DriftReport | None = None  # the run's CDC pass: records a person changed in QBO since (issue 14)
 
     @property
     def quarantine(self) -> pd.DataFrame:
@@ -325,11 +332,16 @@ def sync_company(
         with timer.stage("extract"):
             watermarks = source_watermarks(reader)  # before reading: a row written meanwhile is read next time
             frames = extract_changes(reader, request, cursor_before, watermarks, ledger)
+            complete_summary_days(reader, frames, config)
         timer.say(f"{company}: read " + ", ".join(f"{e.name} {_count(frames, e)}" for e in REGISTRY))
         with timer.stage("validate"):
             validations = validate_changes(config, frames)
+            validations = refuse_foreign_currencies(validations, company_currencies(session))
         with timer.stage("transform"):
             transforms = transform_changes(config, company, validations, ledger, reader)
+        with timer.stage("drift"):
+            drift = detect_drift(session, run_id=run_id)
+            hold_drifted_records(company, ledger, transforms)
         payloads = [p for e in REGISTRY for p in transforms[e.name].payloads]
         with timer.stage("plan"):
             quarantined = _quarantine_reasons(company, validations, payloads, ledger)
@@ -341,6 +353,10 @@ def sync_company(
     with timer.stage("export"):
         report = session.engine.export(payloads, dry_run=request.dry_run, run_id=run_id,
                                        quarantined=quarantined, still_needed=still_needed)
+    if not request.dry_run:
+        written = {(r.entity, r.source_id) for r in report.results if r.outcome in ("created", "updated", "linked")}
+        ledger.clear_drift(company, {(f["entity"], f["source_id"]) for f in ledger.drift(company, status="overwrite")}
+                           & written)
     cursor_after = None
     if not request.dry_run and request.window is None and report.status != "stopped":
         ledger.advance_source_cursor(company, watermarks, run_id=run_id)
@@ -349,7 +365,37 @@ def sync_company(
     timer.say(f"{company}: export {report.status}: " + ", ".join(
         f"{k} {v}" for k, v in _sum(counts).items() if v and k not in ("read", "write_requests")))
     return SyncResult(company, request, counts, cursor_before, cursor_after, report.plan, timer.seconds, report,
-                      validations, transforms, still_needed)
+                      validations, transforms, still_needed, drift)
+
+
+def company_currencies(session: CompanySession) -> CurrencySettings:
+    """The company's multicurrency setting and home currency, read once per run from its Preferences.
+    An unreadable Preferences is assumed to allow what the source sends: QBO itself then refuses a
+    foreign currency record by record (and an auth failure stops the export run as it always does)."""
+    home = session.config.options.home_currency
+    try:
+        return CurrencySettings.from_preferences(session.client.preferences(), home)
+    except QboError as exc:
+        log.warning("%s: reading Preferences failed (%s); foreign currencies are not checked up front",
+                    session.company_key, exc)
+        return CurrencySettings(True, home)
+
+
+def hold_drifted_records(company: str, ledger: Ledger, transforms: Mapping[str, TransformResult]) -> None:
+    """Take the payloads a person's QBO edit holds (open drift) out of this run, as rows skipped by the
+    rule ``drift_held`` of the entity that built them."""
+    payloads = [p for result in transforms.values() for p in result.payloads]
+    _, held = hold_drifted(company, ledger, payloads)
+    if not held.reasons:
+        return
+    for name, result in transforms.items():
+        out = [p for p in result.payloads if (p.entity, p.source_id) in held.reasons]
+        if not out:
+            continue
+        result.payloads = [p for p in result.payloads if (p.entity, p.source_id) not in held.reasons]
+        rows = pd.DataFrame([(name, p.source_id, HELD_RULE, held.reasons[(p.entity, p.source_id)]) for p in out],
+                            columns=SKIPPED_COLUMNS)
+        result.skipped = pd.concat([result.skipped, rows], ignore_index=True) if len(result.skipped) else rows
 
 
 def _count(frames: Mapping[str, pd.DataFrame], spec: Entity) -> int:
@@ -391,9 +437,32 @@ def extract_changes(
     if incremental:
         by_qbo = by_qbo_entity()
         unsettled = {by_qbo[e].name: ids for e, ids in ledger.unsettled(request.company).items() if e in by_qbo}
+        for finding in ledger.drift(request.company):  # held by a person's QBO edit: read until settled
+            if finding["entity"] in by_qbo:
+                unsettled.setdefault(by_qbo[finding["entity"]].name, set()).add(finding["source_id"])
         _add_by_ids(reader, frames, unsettled)
     _add_referenced(reader, frames, frames)
     return frames
+
+
+def complete_summary_days(reader: SourceReader, frames: dict[str, pd.DataFrame], config: PipelineConfig) -> None:
+    """A summarised entity's day is rebuilt whole: read every row of each day a changed row is on
+    (and what they point at), so an incremental run never writes a summary of part of a day."""
+    for name, mode in config.options.summarize.items():
+        spec = lookup(name)
+        frame = frames.get(spec.table)
+        if mode != "daily" or frame is None or frame.empty:
+            continue
+        days = {d.date() for d in pd.to_datetime(frame[spec.txn_date]).dropna()}
+        if not days:
+            continue
+        window = (min(days), max(days) + timedelta(days=1))
+        whole = reader.read(spec.table, window=window)
+        dated = pd.to_datetime(whole[spec.txn_date])
+        whole = whole[dated.dt.date.isin(days).to_numpy()]
+        missing = sorted(set(whole["id"].astype(str)) - _ids(frame))
+        if missing:
+            _add_referenced(reader, frames, _add_by_ids(reader, frames, {name: set(missing)}))
 
 
 def _read_changed(reader: SourceReader, spec: Entity, since: datetime | None,
@@ -586,6 +655,8 @@ def entity_counts(frames: Mapping[str, pd.DataFrame], validations: Mapping[str, 
             for rule, n in skipped_rows.drop_duplicates("source_id")["rule"].value_counts().items():
                 values["skipped"][str(rule)] = int(n)
         for payload in transforms[spec.name].payloads:
+            if payload.source_id.startswith((SUMMARY_PREFIX, TIP_PREFIX)):
+                continue  # a summary or a payment's tip receipt is not a source row of its own
             column, reason = final.get((payload.entity, payload.source_id), ("unchanged", None))
             if column == "skipped":
                 values["skipped"][reason or "skipped"] = values["skipped"].get(reason or "skipped", 0) + 1

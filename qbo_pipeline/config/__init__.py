@@ -78,6 +78,8 @@ class OptionsConfig(_Section):
     description_max_length: int = Field(4000, ge=1, le=4000)
     home_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     max_quarantine_rate: float = Field(0.05, ge=0.0, le=1.0)
+    tip_item: str = "Tips"  # item of the tip line of a sales receipt
+    summarize: dict[Literal["sales_receipts"], Literal["daily"]] = Field(default_factory=dict)
 
 
 class AccountsConfig(_Section):

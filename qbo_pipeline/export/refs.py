@@ -46,6 +46,8 @@ ALLOWED_TYPES_BY_FIELD = {
     "AssetAccountRef": {"Other Current Asset"},
     "DepositToAccountRef": {"Bank", "Other Current Asset"},
 }
+# lists the source names freely (payees, tracking): created by this name field when missing
+CREATED_BY_NAME = {"Vendor": "DisplayName", "Class": "Name", "Department": "Name"}
 # US sales tax line codes are not list entries: TAX / NON are sent as they are
 LITERAL_TAX_CODES = {"TAX", "NON"}
 
@@ -94,7 +96,7 @@ class NamedRefs:
 
     def _list(self, entity: str) -> list[dict[str, Any]]:
         if entity not in self._loaded:
-            where = "Active IN (true, false)" if entity in ("Account", "Item") else None
+            where = "Active IN (true, false)" if entity in ("Account", "Item", *CREATED_BY_NAME) else None
             self._loaded[entity] = self.client.query_all(entity, where)
         return self._loaded[entity]
 
@@ -107,21 +109,28 @@ class NamedRefs:
             if entity == "TaxCode" and name.upper() in LITERAL_TAX_CODES:
                 found: tuple[str, str] = (name.upper(), "")
             elif entity == "Account":
-                found = self._account(name, field)
+                typed = ref.get("account_type")  # the row's kind: (AccountType, AccountSubType) when created
+                found = self._account(name, field, wanted=tuple(typed) if typed else None)
             else:
                 found = self._by_name(entity, name)
             self._cache[key] = found
             return found
 
     def _by_name(self, entity: str, name: str) -> tuple[str, str]:
-        matches = [r for r in self._list(entity) if str(r.get("Name", "")).lower() == name.lower()]
+        name_field = "DisplayName" if entity == "Vendor" else "Name"
+        matches = [r for r in self._list(entity) if str(r.get(name_field, "")).lower() == name.lower()]
         active = [r for r in matches if r.get("Active", True)]
         if active or matches:
             record = (active or matches)[0]
             if not record.get("Active", True):
                 record = self.client.update(entity, {"Id": record["Id"], "SyncToken": record["SyncToken"],
                                                      "Active": True}, request_id=self._request_id(f"react-{entity}-{name}"))
-            return record["Id"], record.get("Name", name)
+            return record["Id"], record.get(name_field, name)
+        if entity in CREATED_BY_NAME:  # payees and tracking lists the source names (issue 14)
+            record = self.client.create(entity, {CREATED_BY_NAME[entity]: name},
+                                        request_id=self._request_id(f"{entity.lower()}-{name}"))
+            self._note_created(entity, record)
+            return record["Id"], record[CREATED_BY_NAME[entity]]
         if entity == "Item":
             return self._create_item(name)
         if entity == "PaymentMethod":
@@ -137,6 +146,16 @@ class NamedRefs:
 
     def _create_item(self, name: str) -> tuple[str, str]:
         accounts = self.config.accounts if self.config is not None else None
+        options = getattr(self.config, "options", None)
+        loss_items = {str(getattr(options, key, "") or "").lower() for key in ("bad_debt_item", "write_off_item")}
+        if accounts is not None and name.lower() in loss_items - {""}:
+            # Intuit's write-off recipe: a non-inventory item whose "income" account is the Bad debts
+            # expense account, so a credit memo on it books the loss there (not as negative income)
+            loss_id, loss_name = self._account(accounts.bad_debt, None, wanted=ACCOUNT_TYPES_BY_CONFIG["bad_debt"])
+            body = {"Name": name, "Type": "NonInventory", "IncomeAccountRef": {"value": loss_id, "name": loss_name}}
+            record = self.client.create("Item", body, request_id=self._request_id(f"item-{name}"))
+            self._note_created("Item", record)
+            return record["Id"], record["Name"]
         income = accounts.service_income if accounts is not None else "Services"
         income_id, income_name = self._account(income, "IncomeAccountRef", wanted=("Income", "ServiceFeeIncome"))
         body = {"Name": name, "Type": "Service", "IncomeAccountRef": {"value": income_id, "name": income_name}}

@@ -403,6 +403,64 @@ class Ledger:
         with self.begin() as conn:
             conn.execute(t.delete().where(t.c.company == company))
 
+    # -- drift: what a person changed in QBO since the pipeline wrote it (issue 14) ---------
+
+    def drift_cursor(self, company: str) -> datetime | None:
+        """Until when (UTC) the company's last drift pass read QBO's change feed; None: never."""
+        t = self.tables["drift_cursors"]
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.c.checked_until).where(t.c.company == company)).scalar()
+
+    def advance_drift_cursor(self, company: str, checked_until: datetime, *, run_id: str | None = None) -> None:
+        row = {"company": company, "checked_until": checked_until, "run_id": run_id, "updated_at": utcnow()}
+        with self.begin() as conn:
+            self._upsert(conn, self.tables["drift_cursors"], [row], ["company"])
+
+    def links_by_qbo_id(self, company: str, entity: str, qbo_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """QBO Id -> link, for the given Ids of one entity (the records a change feed names)."""
+        t = self.tables["links"]
+        ids = sorted({str(i) for i in qbo_ids})
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(sa.select(t).where(t.c.company == company, t.c.entity == entity,
+                                                       t.c.qbo_id.in_(ids[start:start + 500])))
+                out.update({r.qbo_id: dict(r._mapping) for r in rows})
+        return out
+
+    def record_drift(self, company: str, findings: Iterable[dict[str, Any]], *, run_id: str | None = None) -> None:
+        """Store (or refresh) drift findings; a refreshed finding is open again."""
+        rows = [{**f, "company": company, "status": f.get("status", "open"), "run_id": run_id,
+                 "detected_at": utcnow()} for f in findings]
+        with self.begin() as conn:
+            self._upsert(conn, self.tables["drift"], rows, ["company", "entity", "source_id"])
+
+    def drift(self, company: str, *, status: str | None = None) -> list[dict[str, Any]]:
+        t = self.tables["drift"]
+        query = sa.select(t).where(t.c.company == company)
+        if status:
+            query = query.where(t.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query.order_by(t.c.entity, t.c.source_id))]
+
+    def set_drift_status(self, company: str, keys: Iterable[tuple[str, str]], status: str) -> int:
+        """Mark findings (``(entity, source_id)``) ``overwrite`` (the operator approved) or ``open``."""
+        t = self.tables["drift"]
+        changed = 0
+        with self.begin() as conn:
+            for entity, source_id in keys:
+                changed += conn.execute(t.update().where(t.c.company == company, t.c.entity == entity,
+                                                         t.c.source_id == source_id).values(status=status)).rowcount
+        return changed
+
+    def clear_drift(self, company: str, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget findings once the pipeline wrote the record again (the operator's overwrite happened)."""
+        t = self.tables["drift"]
+        with self.begin() as conn:
+            for entity, source_id in keys:
+                conn.execute(t.delete().where(t.c.company == company, t.c.entity == entity,
+                                              t.c.source_id == source_id))
+
     # -- what an incremental sync must look at again --------------------------------------
 
     def unsettled(self, company: str) -> dict[str, set[str]]:

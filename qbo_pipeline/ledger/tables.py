@@ -148,8 +148,32 @@ def build_tables(prefix: str = "", schema: str | None = None) -> tuple[sa.MetaDa
         sa.Column("run_id", sa.String(64), comment="the run whose export finished with this cursor"),
         sa.Column("updated_at", sa.DateTime, nullable=False, server_default=now),
     )
+    drift_cursors = table(  # issue 14: where the last drift (CDC) pass of a company read up to
+        "drift_cursors",
+        sa.Column("company", sa.String(64), primary_key=True),
+        sa.Column("checked_until", sa.DateTime, nullable=False, comment="UTC; the next CDC pass starts here"),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("updated_at", sa.DateTime, nullable=False, server_default=now),
+    )
+    drift = table(  # records the pipeline wrote that a person changed or deleted in QBO since
+        "drift",
+        sa.Column("company", sa.String(64), primary_key=True),
+        sa.Column("entity", sa.String(32), primary_key=True),
+        sa.Column("source_id", sa.String(128), primary_key=True),
+        sa.Column("qbo_id", sa.String(32)),
+        sa.Column("kind", sa.String(16), nullable=False, comment="edited | deleted"),
+        sa.Column("fields", sa.JSON, comment="fields whose QBO value differs from what the pipeline wrote"),
+        sa.Column("our_sync_token", sa.String(16)),
+        sa.Column("qbo_sync_token", sa.String(16)),
+        sa.Column("qbo_updated_at", sa.String(40), comment="QBO MetaData.LastUpdatedTime"),
+        sa.Column("status", sa.String(16), nullable=False, comment="open | overwrite (operator approved)"),
+        sa.Column("detected_at", sa.DateTime, nullable=False, server_default=now),
+        sa.Column("run_id", sa.String(64)),
+    )
     return md, {
         "source_fingerprints": fingerprints,
+        "drift_cursors": drift_cursors,
+        "drift": drift,
         "links": links,
         "outbox": outbox,
         "runs": runs,

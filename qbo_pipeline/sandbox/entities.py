@@ -62,6 +62,7 @@ NAME_KIND = {"Item": "product or service", "Account": "account", "PaymentMethod"
 DOCNUMBER_TYPE_LABEL = {"Invoice": "Invoice", "CreditMemo": "Credit Memo", "RefundReceipt": "Refund",
                         "SalesReceipt": "Sales Receipt", "Estimate": "Estimate"}
 # a Deposit may take these from Undeposited Funds (sign of the deposited amount)
+ITEM_INCOME_TYPES = {"Income", "Other Income", "Expense", "Other Expense", "Other Current Asset"}
 DEPOSITABLE = {"Payment": 1, "SalesReceipt": 1, "RefundReceipt": -1}
 
 # Reference field -> referenced entity (None: same entity as the record)
@@ -623,7 +624,9 @@ class Rules(BookkeepingRules):
             return
         if not record.get("IncomeAccountRef"):
             raise E.required("IncomeAccountRef")
-        self._account_of_type(record, "IncomeAccountRef", {"Income", "Other Income"}, "an income")
+        # QBO lets a sales item post to a Bad debts expense (or an Allowance for bad debts asset): Intuit's
+        # own write-off recipe (help article "write off bad debt", 262030) relies on it
+        self._account_of_type(record, "IncomeAccountRef", ITEM_INCOME_TYPES, "an income")
         if item_type == "Inventory":
             for key in ("ExpenseAccountRef", "AssetAccountRef", "InvStartDate", "QtyOnHand"):
                 if record.get(key) in (None, ""):

@@ -164,6 +164,7 @@ class Payment(_Transaction):
     reference: Series[str] = pa.Field(nullable=True, description="Check number / gateway id (QBO PaymentRefNum, 21).")
     deposit_account: Series[str] = pa.Field(nullable=True, description="Deposit account; Undeposited Funds when empty.")
     memo: Series[str] = pa.Field(nullable=True, description="Internal note (QBO PrivateNote).")
+    tip: Series[float] = pa.Field(nullable=True, ge=0, description="Tip within the amount, not negative.")
 
 
 class PaymentApplication(_Base):

@@ -19,13 +19,16 @@ import pandera.pandas as pa
 
 from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.schemas import checks
+from qbo_pipeline.schemas.bookkeeping import MODELS as BOOKKEEPING_MODELS
+from qbo_pipeline.schemas.bookkeeping import bookkeeping_rules
 from qbo_pipeline.schemas.conform import FAILURE_COLUMNS, conform
-from qbo_pipeline.schemas.models import MODELS
+from qbo_pipeline.schemas.models import MODELS as BILLING_MODELS
 from qbo_pipeline.schemas.reasons import reason
 from qbo_pipeline.source.model import UNREADABLE
 
 log = logging.getLogger(__name__)
 
+MODELS = {**BILLING_MODELS, **BOOKKEEPING_MODELS}
 QUARANTINE_COLUMNS = ["entity", "source_id", "column", "check", "reason", "row_id"]
 
 
@@ -220,16 +223,20 @@ def validate(entity: str, frames: dict[str, pd.DataFrame], *, known_ids: dict[st
             main, child, _known("customers", frames, known_ids), _known("invoices", frames, known_ids))
         extra_main += on_payments
         extra_child += on_apps
-    else:
+    elif entity in ("credits", "refunds"):
         known = {name: _known(name, frames, known_ids) for name in ("customers", "invoices", "products", "payments")}
         extra_main += (checks.credit_rules if entity == "credits" else checks.refund_rules)(main, known)
+    else:
+        on_main, on_child = bookkeeping_rules(entity, main, child, lambda name: _known(name, frames, known_ids))
+        extra_main += on_main
+        extra_child += on_child
     if txn_date is not None:
         extra_main.append(checks.future_dated(main, txn_date, as_of or datetime.now(UTC).date()))
         currencies = dict(customer_currencies or {})
         if "customers" in frames and frames["customers"] is not None and "currency" in frames["customers"]:
             customers = frames["customers"]
             currencies.update(zip(customers["id"].astype(str), customers["currency"], strict=True))
-        if currencies:
+        if currencies and "customer_id" in main:
             home = config.options.home_currency if config is not None else "USD"
             extra_main.append(checks.currency_mismatch(main, currencies, home))
     main_failed = _concat([main_failed, *extra_main])

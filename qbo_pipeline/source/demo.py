@@ -441,6 +441,9 @@ def build_demo_rows(*, scale: float = DEFAULT_SCALE, seed: int = 42, today: date
     products = _build_products(b, _scaled(FULL_SCALE["products"], scale, 10))
     _build_invoices(b, customers, products, _scaled(FULL_SCALE["invoices"], scale, 40))
     _add_invalid_rows(b, customers, products)
+    from qbo_pipeline.source.demo_bookkeeping import add_bookkeeping_rows  # it builds on this module's rows
+
+    add_bookkeeping_rows(b, customers, products, seed)
     return {name: b.rows[name] for name in model.ENTITIES}
 
 
@@ -489,6 +492,15 @@ def _write(engine: sa.Engine, rows: dict[str, list[dict]], *, force: bool) -> di
             for start in range(0, len(table_rows), 5000):
                 conn.execute(table.insert(), _nan_to_none(table_rows[start:start + 5000]))
     return {name: len(table_rows) for name, table_rows in rows.items()}
+
+
+def add_missing_tables(url: str) -> None:
+    """Create the canonical tables a demo database built by an older version lacks (empty; no row changes)."""
+    engine = sa.create_engine(url)
+    try:
+        model.metadata.create_all(engine)
+    finally:
+        engine.dispose()
 
 
 def init_demo_db(url: str, *, scale: float = DEFAULT_SCALE, seed: int = 42, today: date | None = None,

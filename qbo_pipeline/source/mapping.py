@@ -42,7 +42,7 @@ EXAMPLE_PREFIX = "example:"
 CANONICAL = "canonical"
 
 # child entity -> the column that points at its parent
-PARENT_KEY = {"invoice_lines": "invoice_id", "payment_applications": "payment_id"}
+PARENT_KEY = {"invoice_lines": "invoice_id", "payment_applications": "payment_id", **model.BOOKKEEPING_PARENT_KEYS}
 CHILDREN = {parent: child for child, parent in ((e.name, e.parent) for e in model.ENTITIES.values()) if parent}
 
 _ENTITY_KEYS = {"table", "query", "columns", "watermark", "schema"}

@@ -122,6 +122,7 @@ payments = sa.Table(
     sa.Column("memo", sa.Text),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("tip", sa.Numeric(18, 2), comment="part of amount that is a tip (issue 14): booked on the tips item"),
 )
 
 payment_applications = sa.Table(
@@ -230,3 +231,180 @@ MONEY_COLUMNS = {
     "credits": ["amount"],
     "refunds": ["amount"],
 }
+
+
+# -- bookkeeping beyond billing (issue 14): receipts, deposits, costs, journal entries ----------
+# Tracking columns: ``class_name`` (brand, matter, service line) and ``department_name`` (QBO calls
+# it Location) name a QBO Class / Department, found or created by name at export.
+
+sales_receipts = sa.Table(
+    "sales_receipts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Text, comment="order number; QBO DocNumber (21 chars, shortened by rule)"),
+    sa.Column("customer_id", sa.String(64), comment="the buyer; empty for a walk-in sale"),
+    sa.Column("date", sa.Date),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("exchange_rate", sa.Numeric(18, 8), comment="home units per foreign unit; QBO's rate when empty"),
+    sa.Column("method", sa.Text, comment="payment method name (Visa, PayPal...)"),
+    sa.Column("reference", sa.Text, comment="gateway transaction id"),
+    sa.Column("deposit_account", sa.Text, comment="account name; Undeposited Funds when empty"),
+    sa.Column("tip", sa.Numeric(18, 2), comment="tip paid with the order; a line on the tips item"),
+    sa.Column("class_name", sa.Text),
+    sa.Column("department_name", sa.Text),
+    sa.Column("memo", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+sales_receipt_lines = sa.Table(
+    "sales_receipt_lines",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("receipt_id", sa.String(64), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False, default=1),
+    sa.Column("product_id", sa.String(64), comment="NULL for a free-text line"),
+    sa.Column("name", sa.Text, comment="product name for free-text lines"),
+    sa.Column("description", sa.Text),
+    sa.Column("quantity", sa.Numeric(18, 4)),
+    sa.Column("unit_price", sa.Numeric(18, 4)),
+    sa.Column("amount", sa.Numeric(18, 2), comment="quantity x unit_price"),
+    sa.Column("tax_code", sa.Text),
+    sa.Column("class_name", sa.Text, comment="line tracking; the receipt's class when empty"),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+deposits = sa.Table(
+    "deposits",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("date", sa.Date),
+    sa.Column("bank_account", sa.Text, comment="the Bank account the money goes to"),
+    sa.Column("bank_kind", sa.String(16), comment="operating | trust (detail type of a created account)"),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("department_name", sa.Text),
+    sa.Column("memo", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+deposit_lines = sa.Table(
+    "deposit_lines",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("deposit_id", sa.String(64), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False, default=1),
+    sa.Column("payment_id", sa.String(64), comment="a payment waiting in Undeposited Funds"),
+    sa.Column("receipt_id", sa.String(64), comment="a sales receipt waiting in Undeposited Funds"),
+    sa.Column("account", sa.Text, comment="for money not from Undeposited Funds: the account it comes from"),
+    sa.Column("account_kind", sa.String(16), comment="income | trust_liability | ... (type of a created account)"),
+    sa.Column("customer_id", sa.String(64), comment="received from (lines with an account)"),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("description", sa.Text),
+    sa.Column("class_name", sa.Text),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+expenses = sa.Table(
+    "expenses",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Text, comment="check or receipt number; QBO DocNumber"),
+    sa.Column("date", sa.Date),
+    sa.Column("vendor", sa.Text, comment="payee name (a QBO Vendor, created when missing)"),
+    sa.Column("payment_type", sa.String(16), comment="cash | check | credit_card"),
+    sa.Column("paid_from", sa.Text, comment="bank or credit card account the money left"),
+    sa.Column("account", sa.Text, comment="expense or cost of goods sold account"),
+    sa.Column("account_kind", sa.String(16), comment="expense | cogs (type of a created account)"),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("description", sa.Text),
+    sa.Column("customer_id", sa.String(64), comment="the client a hard cost is billed on to"),
+    sa.Column("billable", sa.Boolean, nullable=False, default=False),
+    sa.Column("class_name", sa.Text),
+    sa.Column("department_name", sa.Text),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("memo", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+bills = sa.Table(
+    "bills",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Text, comment="the vendor's invoice number; QBO DocNumber"),
+    sa.Column("date", sa.Date),
+    sa.Column("due_date", sa.Date),
+    sa.Column("vendor", sa.Text, comment="vendor name (a QBO Vendor, created when missing)"),
+    sa.Column("account", sa.Text, comment="expense or cost of goods sold account"),
+    sa.Column("account_kind", sa.String(16), comment="expense | cogs"),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("description", sa.Text),
+    sa.Column("customer_id", sa.String(64), comment="the client a hard cost is billed on to"),
+    sa.Column("billable", sa.Boolean, nullable=False, default=False),
+    sa.Column("class_name", sa.Text),
+    sa.Column("department_name", sa.Text),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("memo", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+journal_entries = sa.Table(
+    "journal_entries",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Text, comment="QBO DocNumber"),
+    sa.Column("date", sa.Date),
+    sa.Column("purpose", sa.String(16), comment="write_off | transfer | adjustment"),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("exchange_rate", sa.Numeric(18, 8), comment="home units per foreign unit"),
+    sa.Column("memo", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+journal_entry_lines = sa.Table(
+    "journal_entry_lines",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("journal_entry_id", sa.String(64), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False, default=1),
+    sa.Column("posting", sa.String(8), comment="debit | credit"),
+    sa.Column("account", sa.Text, comment="account name; write-off debits: the configured bad-debt account when empty"),
+    sa.Column("account_kind", sa.String(16),
+              comment="operating | trust | trust_liability | receivable | expense | bad_debt | income"),
+    sa.Column("amount", sa.Numeric(18, 2)),
+    sa.Column("customer_id", sa.String(64), comment="required on receivable lines (the customer written off)"),
+    sa.Column("description", sa.Text),
+    sa.Column("class_name", sa.Text),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+ENTITIES.update({
+    e.name: e
+    for e in (
+        Entity("sales_receipts", sales_receipts, txn_date_column="date"),
+        Entity("sales_receipt_lines", sales_receipt_lines, parent="sales_receipts"),
+        Entity("deposits", deposits, txn_date_column="date"),
+        Entity("deposit_lines", deposit_lines, parent="deposits"),
+        Entity("expenses", expenses, txn_date_column="date"),
+        Entity("bills", bills, txn_date_column="date"),
+        Entity("journal_entries", journal_entries, txn_date_column="date"),
+        Entity("journal_entry_lines", journal_entry_lines, parent="journal_entries"),
+    )
+})
+
+BOOKKEEPING_PARENT_KEYS = {"sales_receipt_lines": "receipt_id", "deposit_lines": "deposit_id",
+                           "journal_entry_lines": "journal_entry_id"}
+"""Child table -> the column holding its parent's id, for the bookkeeping tables."""
+
+MONEY_COLUMNS["payments"] = [*MONEY_COLUMNS["payments"], "tip"]
+MONEY_COLUMNS.update({
+    "sales_receipts": ["tip"],
+    "sales_receipt_lines": ["quantity", "unit_price", "amount"],
+    "deposit_lines": ["amount"],
+    "expenses": ["amount"],
+    "bills": ["amount"],
+    "journal_entry_lines": ["amount"],
+})
