@@ -60,12 +60,13 @@ def configuration_errors() -> tuple[type[BaseException], ...]:
     from qbo_pipeline.qbo.auth import TokenKeyError
     from qbo_pipeline.qbo.environments import LocalAddressError
     from qbo_pipeline.schemas.conform import SchemaMismatchError
+    from qbo_pipeline.source.database import DatabaseCheckError
     from qbo_pipeline.source.demo import DemoTargetError
     from qbo_pipeline.source.extract import ExtractError
     from qbo_pipeline.source.mapping import MappingError
 
     return (ConfigError, PreflightError, MappingError, SchemaMismatchError, ExtractError, TokenKeyError,
-            LocalAddressError, DemoTargetError)
+            LocalAddressError, DemoTargetError, DatabaseCheckError)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -161,7 +161,7 @@ def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bo
         DEFAULT_SCALE,
         add_missing_tables,
         builtin_demo_url,
-        existing_tables,
+        has_tables,
         init_demo_db,
     )
 
@@ -172,16 +172,9 @@ def ensure_demo_source(config: PipelineConfig, *, scale: float | None, reset: bo
     if demo and config.source.mapping != "canonical":
         raise PreflightError(f"{config.path}: source.mapping is {config.source.mapping!r}; --demo builds the "
                              "canonical demo schema and needs mapping: canonical")
-    if path.exists() and not reset:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(url)
-        try:
-            if existing_tables(engine):
-                add_missing_tables(url)  # built before newer canonical tables (issue 14): those read as empty
-                return None
-        finally:
-            engine.dispose()
+    if path.exists() and not reset and has_tables(url):
+        add_missing_tables(url)  # built before newer canonical tables (issue 14): those read as empty
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     return init_demo_db(url, scale=DEFAULT_SCALE if scale is None else scale, force=reset)
 

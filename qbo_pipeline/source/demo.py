@@ -476,6 +476,15 @@ def existing_tables(engine: sa.Engine) -> list[str]:
     return sorted(sa.inspect(engine).get_table_names())
 
 
+def has_tables(url: str) -> bool:
+    """Whether the database at ``url`` already has tables (a missing SQLite file is not created)."""
+    engine = sa.create_engine(url)
+    try:
+        return bool(existing_tables(engine))
+    finally:
+        engine.dispose()
+
+
 def _write(engine: sa.Engine, rows: dict[str, list[dict]], *, force: bool) -> dict[str, int]:
     tables = existing_tables(engine)
     if tables and not force:

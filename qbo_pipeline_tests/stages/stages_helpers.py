@@ -66,7 +66,7 @@ def build_history(path: Path, *, quarantined_invoice: bool = False) -> History:
     url = f"sqlite:///{path}"
     engine = sa.create_engine(url)
     try:
-        _write(engine, {name: b.rows[name] for name in b.rows})
+        _write(engine, {name: b.rows[name] for name in b.rows}, force=False)
     finally:
         engine.dispose()
     return History(url, dormant, invoices, old_invoice, payment, payments)
