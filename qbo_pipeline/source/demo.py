@@ -485,7 +485,7 @@ def has_tables(url: str) -> bool:
         engine.dispose()
 
 
-def _write(engine: sa.Engine, rows: dict[str, list[dict]], *, force: bool) -> dict[str, int]:
+def _write(engine: sa.Engine, rows: dict[str, list[dict]], *, force: bool = False) -> dict[str, int]:
     tables = existing_tables(engine)
     if tables and not force:
         shown = ", ".join(tables[:8]) + (", ..." if len(tables) > 8 else "")

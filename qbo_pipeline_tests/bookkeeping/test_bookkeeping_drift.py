@@ -109,7 +109,8 @@ def test_a_persons_edits_are_found_held_and_overwritten_only_when_approved(sandb
 
     assert third.entities["invoices"].updated == 1
     written = _qbo(session, "Invoice", "I1")
-    assert (written["TxnDate"], written["PrivateNote"]) == ("2026-04-01", "as billed, v2")
+    # the source's note, then the pipeline's ownership marker on its own line
+    assert (written["TxnDate"], written["PrivateNote"].splitlines()[0]) == ("2026-04-01", "as billed, v2")
     assert [(d["entity"], d["source_id"]) for d in session.ledger.drift("demo")] == [("SalesReceipt", "SR1")]
 
 
