@@ -58,7 +58,7 @@ def test_python_quickbooks_books_a_month(sandbox_unlimited, monkeypatch, tmp_pat
     vendor.DisplayName = "Library Vendor"
     vendor.save(qb=qb)
     travel = Account()
-    travel.Name, travel.AccountType, travel.AccountSubType = "Travel", "Expense", "Travel"
+    travel.Name, travel.AccountType, travel.AccountSubType = "Library Travel", "Expense", "Travel"
     travel.save(qb=qb)
     checking = Account.where("Name = 'Checking'", qb=qb)[0]
 
@@ -111,7 +111,7 @@ def test_python_quickbooks_books_a_month(sandbox_unlimited, monkeypatch, tmp_pat
     tracking = Class()
     tracking.Name = "Library Class"
     tracking.save(qb=qb)
-    assert [c.Name for c in Class.all(qb=qb)] == ["Library Class"]
+    assert "Library Class" in [c.Name for c in Class.all(qb=qb)]
     employee = Employee()
     employee.DisplayName = "Library Employee"
     employee.save(qb=qb)
@@ -125,7 +125,8 @@ def test_python_quickbooks_books_a_month(sandbox_unlimited, monkeypatch, tmp_pat
     preferences.SalesFormsPrefs.CustomTxnNumbers = True
     preferences.save(qb=qb)
     assert Preferences.get(qb=qb).SalesFormsPrefs.CustomTxnNumbers is True
-    assert len(TaxCode.filter(max_results=1, qb=qb)) == 3  # QBO's quirk: MAXRESULTS ignored
+    codes = TaxCode.count(qb=qb)
+    assert codes > 1 and len(TaxCode.filter(max_results=1, qb=qb)) == codes  # QBO's quirk: MAXRESULTS ignored
 
     attachment = Attachable()
     target = AttachableRef()
