@@ -286,7 +286,7 @@ def test_bill_and_bill_payment_keep_balances(qbo, refs):
         {"Amount": 120, "DetailType": "AccountBasedExpenseLineDetail",
          "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense["Id"]}}},
         {"Amount": 45, "DetailType": "ItemBasedExpenseLineDetail",
-         "ItemBasedExpenseLineDetail": {"ItemRef": {"value": refs["Item"]["Gardening supplies"]}, "Qty": 3,
+         "ItemBasedExpenseLineDetail": {"ItemRef": {"value": refs["Item"]["Design"]}, "Qty": 3,
                                         "UnitPrice": 15}}]})
     assert bill["TotalAmt"] == 165.0 and bill["Balance"] == 165.0 and bill["DueDate"] == "2026-03-31"
     assert bill["APAccountRef"]["value"] == refs["Account"]["Accounts Payable (A/P)"]
