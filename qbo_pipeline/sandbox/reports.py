@@ -605,12 +605,32 @@ PL_SECTIONS = [("Income", "Income", {"Income"}, -1), ("COGS", "Cost of Goods Sol
                ("OtherExpenses", "Other Expenses", {"Other Expense"}, 1)]
 
 
+def _customer_columns(report: Report) -> tuple[list[dict], list[dict[str, Decimal]]]:
+    """``summarize_column_by=Customers``: one column per customer with income or expense postings."""
+    ledger, p = report.ledger, report.params
+    pl_types = {t for _g, _t, types, _s in PL_SECTIONS for t in types}
+    seen = {q.customer for q in ledger.postings if p.start <= q.when <= p.end
+            and ledger.account_type(q.account) in pl_types and (p.customers is None or q.customer in p.customers)}
+    order = sorted(seen, key=lambda c: (c == "", report.customer_name(c).lower()))
+    if len(order) > MAX_COLUMNS:
+        raise _bad_param("summarize_column_by", "Customers")
+    columns = [_column(report.customer_name(c) if c else "Not Specified", "Money", f"cust_{c or 'none'}",
+                       **({"ColId": c} if c else {})) for c in order]
+    return columns, [ledger.balances(p.start, p.end, {c}) for c in order]
+
+
 def profit_and_loss(report: Report) -> dict:
     ledger, p = report.ledger, report.params
-    periods = _periods(report)
-    spans = [(start, end) for _title, start, end in periods] + [(p.start, p.end)]
-    sums = [ledger.balances(start, end, p.customers) for start, end in spans]
-    width = len(spans)
+    if p.raw.get("summarize_column_by", "").lower() == "customers":
+        periods: list[tuple[str, date, date]] = []
+        extra_columns, sums = _customer_columns(report)
+    else:
+        periods = _periods(report)
+        extra_columns = [_column(title, "Money", f"{start}", StartDate=start.isoformat(), EndDate=end.isoformat())
+                         for title, start, end in periods]
+        sums = [ledger.balances(start, end, p.customers) for _title, start, end in periods]
+    sums.append(ledger.balances(p.start, p.end, p.customers))
+    width = len(sums)
     totals: dict[str, list[Decimal]] = {}
     rows: list[dict] = []
     accounts = ledger.all_accounts()
@@ -644,8 +664,7 @@ def profit_and_loss(report: Report) -> dict:
     net = [a + b for a, b in zip(operating, other, strict=True)]
     rows.append(_section(None, None, [_cell("Net Income")] + [_cell(fmt(v)) for v in net], "NetIncome"))
     columns = [_column("", "Account", "account")]
-    columns += [_column(title, "Money", f"{start}", StartDate=start.isoformat(), EndDate=end.isoformat())
-                for title, start, end in periods]
+    columns += extra_columns
     columns.append(_column("Total", "Money", "total"))
     no_data = not any(any(s.values()) for s in sums)
     by = p.raw.get("summarize_column_by", "Total")

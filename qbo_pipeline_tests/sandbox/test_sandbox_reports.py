@@ -143,6 +143,11 @@ def test_profit_and_loss_income_is_the_sales_lines_by_account(qbo, refs):
     net = [_money(c) for c in _group(monthly, "NetIncome")["Summary"]["ColData"][1:]]
     march = sum(_income_by_account(qbo, [(book["inv1"], 1), (book["inv2"], 1)]).values())
     assert net == [march, total - march, total]
+    by_customer = _report(qbo, "ProfitAndLoss", start_date="2024-03-01", end_date="2024-04-30",
+                          summarize_column_by="Customers")
+    assert [c["ColTitle"] for c in by_customer["Columns"]["Column"]] == ["", "Report Acme", "Report Beta", "Total"]
+    net = [_money(c) for c in _group(by_customer, "NetIncome")["Summary"]["ColData"][1:]]
+    assert net == [acme_total, total - acme_total, total]
     # nothing outside the window
     empty = _report(qbo, "ProfitAndLoss", start_date="2023-01-01", end_date="2023-12-31")
     assert _money(_group(empty, "NetIncome")["Summary"]["ColData"][1]) == 0
