@@ -102,9 +102,12 @@ def _assert_next_run_is_clean(env: SoakEnvironment) -> None:
 
 
 @pytest.mark.timeout(1200)
-@pytest.mark.xfail(strict=True, reason="dagster12 (runner.py): two `run`s of one company started together both "
-                   "execute in process (no per-company lock or queue); on a fresh SQLite instance they race its "
-                   "initialisation (issue 12: 'more than one head')")
+# Not strict: on 3211378 this fails only sometimes. Two `run`s started together on a fresh SQLite
+# instance race its initialisation (issue 12 saw "more than one head"); when they do not, the second
+# run's export steps wait on the pool slot and both succeed (seen once each way on this branch).
+@pytest.mark.xfail(strict=False, reason="dagster12 (runner.py): two `run`s of one company started together both "
+                   "execute in process (no per-company lock or queue) and race the fresh SQLite instance's "
+                   "initialisation; fails on some starts only")
 def test_two_runs_of_one_company_at_once_wait_or_refuse_and_corrupt_nothing(environment):
     env = environment
     first, first_log = env.start_run(name="first")
