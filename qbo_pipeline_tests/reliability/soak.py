@@ -705,7 +705,7 @@ def _books(key: str, baseline_json: str) -> dict[str, Any]:
         # the stages read the first company's source: make this company the only one
         stage_config = config.model_copy(update={"source": company.source or config.source,
                                                  "companies": [company.model_copy(update={"source": None})]})
-        stages = run_stages(stage_config)
+        stages = run_stages(stage_config, key)
         # What the product quarantined (its own validation, whose context the test stages may lack:
         # a currency mismatch needs the customer's currency) is not expected in QBO; the corpus
         # tests judge quarantine decisions, the soak judges that the rest is there exactly once.
