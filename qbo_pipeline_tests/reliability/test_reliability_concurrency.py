@@ -126,8 +126,6 @@ def test_two_runs_of_one_company_at_once_wait_or_refuse_and_corrupt_nothing(envi
 
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("environment", [("demo", "north")], indirect=True)
-@pytest.mark.xfail(strict=True, reason="dagster12 (runner.py): two companies' first runs started together race the "
-                   "fresh SQLite instance's initialisation (issue 17: initialise it once, under a lock)")
 def test_runs_of_different_companies_go_in_parallel(environment):
     env = environment
     demo, demo_log = env.start_run("--company", "demo", name="demo")
