@@ -8,8 +8,9 @@ claimed and no ledger lock held. Probes that fail on the current run path are st
 expected failures naming the defect, so the day the new run path makes them pass the mark
 has to go.
 
-A run beside a sensor-launched run needs the ``dagster-daemon`` (a minute or more on 2
-cores): it runs with ``QBO_RELIABILITY_DAEMON=1``; the bench soak (``QBO_SOAK_DAEMON=1``)
+A run beside a sensor-launched run needs the ``dagster-daemon`` and the sensor's second
+evaluation (its first only records the watermarks; 5 minutes apart on 3211378): it runs with
+``QBO_RELIABILITY_DAEMON=1`` and has not been run to its end yet; the bench soak (``QBO_SOAK_DAEMON=1``)
 kills sensor-launched runs too.
 """
 
@@ -36,6 +37,7 @@ from qbo_pipeline_tests.reliability.soak import (
 SCALE = 0.005
 RUN_TIMEOUT = 420  # a run at this scale takes 20-60 s on an idle 2-core machine; the machine may be shared
 STOP_WITHIN = 15  # seconds a signalled command may take to end
+SENSOR_INTERVAL = 300  # the source sensor's minimum interval on 3211378 (defs/sensors.py)
 REFUSAL = re.compile(r"running|lock|wait|in progress|already|busy", re.IGNORECASE)
 
 STALE_SLOT = ("dagster12 (runner.py): a SIGKILLed run leaves its Dagster run STARTED and its qbo_export_<company> "
@@ -160,10 +162,15 @@ def test_a_run_beside_a_sensor_launched_run(environment):
     env = environment
     process, log = env.start_run(name="initial")
     assert _wait(process, RUN_TIMEOUT, log) == 0, log.read_text()[-2500:]
-    mutate_demo_db(f"sqlite:///{env.workdir / 'source_demo.db'}", seed=3, new=5, edits=5)
     known = set(env.helper("inspect")["run_ids"])
     env.start_daemon()
-    deadline = time.monotonic() + RUN_TIMEOUT
+    # the sensor's first evaluation only records the source's watermarks: change the source after it
+    daemon_log, deadline = env.logs / "daemon.log", time.monotonic() + RUN_TIMEOUT
+    while "Sensor source_changes" not in daemon_log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, "the source sensor was never evaluated"
+        time.sleep(2)
+    mutate_demo_db(f"sqlite:///{env.workdir / 'source_demo.db'}", seed=3, new=5, edits=5)
+    deadline = time.monotonic() + SENSOR_INTERVAL + RUN_TIMEOUT
     while not set(env.helper("inspect")["run_ids"]) - known - {None}:
         assert time.monotonic() < deadline, "the sensor launched no run"
         time.sleep(2)
