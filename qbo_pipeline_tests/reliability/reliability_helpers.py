@@ -101,14 +101,14 @@ class StageOutput:
         return rows
 
 
-def run_stages(config: PipelineConfig) -> StageOutput:
+def run_stages(config: PipelineConfig, company: str = "demo") -> StageOutput:
     """Extract, validate and transform the whole source, as one full sync does."""
-    with sync.reader_for(config) as reader:
+    with sync.reader_for(config, company) as reader:
         frames = sync.extract_frames(reader, ENTITIES)
         known = sync.known_source_ids(reader)
         currencies = sync.customer_currencies(reader)  # as the stage API does: a foreign-currency row is quarantined
     validated = sync.validate_frames(ENTITIES, frames, known, config, currencies=currencies)
-    context = sync.transform_context(config, "demo", ENTITIES, validated=validated)
+    context = sync.transform_context(config, company, ENTITIES, validated=validated)
     accepted = {f.name for f in dataclasses.fields(TransformContext)}
     context = {k: v for k, v in context.items() if k in accepted}
     transformed = sync.transform_valid(ENTITIES, validated, config, **context)

@@ -225,9 +225,9 @@ class SoakEnvironment:
         self.home = self.state / "dagster_home"
         self.config_file = workdir / "pipeline.yaml"
         self.logs = workdir / "logs"
-        self.sandbox: subprocess.Popen | None = None
+        self.sandboxes: dict[str, subprocess.Popen] = {}  # one sandbox process per company (its own QBO)
+        self.urls: dict[str, str] = {}
         self.daemon: subprocess.Popen | None = None
-        self.url = ""
         self.realms: dict[str, str] = {}
         self.baseline: dict[str, dict[str, list[str]]] = {}
         self.run_counter = 0
@@ -251,7 +251,8 @@ class SoakEnvironment:
         for index, key in enumerate(self.options.companies):
             init_demo_db(f"sqlite:///{self.workdir / f'source_{key}.db'}", scale=self.options.scale,
                          seed=self.options.seed + index)
-        self._start_sandbox()
+        for key in self.options.companies:
+            self._start_sandbox(key)
         self.write_config()
         if self.options.instance == "postgres":
             instance_file = (ROOT / "docs" / "dagster.postgres.yaml").read_text()
@@ -261,25 +262,30 @@ class SoakEnvironment:
             self.realms[key] = answer["realm"]
             self.baseline[key] = answer["baseline"]
 
-    def _start_sandbox(self) -> None:
-        ready = self.workdir / "sandbox.ready"
+    @property
+    def url(self) -> str:
+        """The sandbox of the first company (where the soak's faults and token expiries go)."""
+        return self.urls[self.options.companies[0]]
+
+    def _start_sandbox(self, key: str) -> None:
+        ready = self.workdir / f"sandbox_{key}.ready"
         ready.unlink(missing_ok=True)
         seed = str(self.options.seed)
-        self.sandbox = start_group(
+        sandbox = self.sandboxes[key] = start_group(
             [sys.executable, "-m", "qbo_pipeline.sandbox", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--data", str(self.workdir / "sandbox.sqlite3"), "--admin", "--auto-consent", "--no-limits",
+             "--data", str(self.workdir / f"sandbox_{key}.sqlite3"), "--admin", "--auto-consent", "--no-limits",
              "--fault-seed", seed, "--ready-file", str(ready), "--log-level", "warning"],
-            env=self.env(), log_path=self.logs / "sandbox.log")
+            env=self.env(), log_path=self.logs / f"sandbox_{key}.log")
         deadline = time.monotonic() + 60
         while not (ready.exists() and ready.read_text().strip()):
-            if self.sandbox.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox did not start; see {self.logs / 'sandbox.log'}")
+            if sandbox.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sandbox did not start; see {self.logs / f'sandbox_{key}.log'}")
             time.sleep(0.05)
-        self.url = ready.read_text().strip()
+        self.urls[key] = ready.read_text().strip()
 
     def write_config(self) -> None:
         """The pipeline file: each company its own demo source, all pointed at the soak's sandbox."""
-        companies = [{"key": key, "environment": "local", "base_url": self.url,
+        companies = [{"key": key, "environment": "local", "base_url": self.urls[key],
                       "source": {"url": f"sqlite:///{self.workdir / f'source_{key}.db'}"}}
                      for key in self.options.companies]
         config: dict[str, Any] = {
@@ -298,19 +304,19 @@ class SoakEnvironment:
         if self.daemon is not None:
             stop_group(self.daemon)
             self.daemon = None
-        if self.sandbox is not None:
-            stop_group(self.sandbox)
-            self.sandbox = None
+        for sandbox in self.sandboxes.values():
+            stop_group(sandbox)
+        self.sandboxes.clear()
 
     # -- the sandbox's admin API -----------------------------------------------------------
 
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        answer = httpx.request(method, f"{self.url}/admin/{path}", json=body, timeout=30)
+    def admin(self, method: str, path: str, body: Any = None, key: str | None = None) -> Any:
+        answer = httpx.request(method, f"{self.urls[key] if key else self.url}/admin/{path}", json=body, timeout=30)
         answer.raise_for_status()
         return answer.json()
 
     def counters(self, key: str = COMPANY) -> dict[str, int]:
-        return self.admin("GET", "requests").get(self.realms[key], {})
+        return self.admin("GET", "requests", key=key).get(self.realms[key], {})
 
     def requests_made(self, key: str = COMPANY) -> int:
         return int(self.counters(key).get("total", 0))
@@ -320,7 +326,8 @@ class SoakEnvironment:
         return int(counters.get("batch", 0)) + int(counters.get("writes", 0))
 
     def set_faults(self, faults: dict[str, Any]) -> None:
-        self.admin("POST", "faults", faults)
+        for key in self.options.companies:
+            self.admin("POST", "faults", faults, key=key)
 
     # -- the product --------------------------------------------------------------------
 
@@ -698,7 +705,7 @@ def _books(key: str, baseline_json: str) -> dict[str, Any]:
         # the stages read the first company's source: make this company the only one
         stage_config = config.model_copy(update={"source": company.source or config.source,
                                                  "companies": [company.model_copy(update={"source": None})]})
-        stages = run_stages(stage_config)
+        stages = run_stages(stage_config, key)
         # What the product quarantined (its own validation, whose context the test stages may lack:
         # a currency mismatch needs the customer's currency) is not expected in QBO; the corpus
         # tests judge quarantine decisions, the soak judges that the rest is there exactly once.

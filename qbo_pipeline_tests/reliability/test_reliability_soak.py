@@ -35,7 +35,7 @@ STALE_SLOT = ("dagster12 (runner.py, defs/): a SIGKILLed `qbo-pipeline run` leav
 
 
 def _small(**overrides) -> SoakOptions:
-    options = SoakOptions(kills=KILLS, scale=SCALE, stall_seconds=40, run_timeout=150, repair_stuck=False,
+    options = SoakOptions(kills=KILLS, scale=SCALE, stall_seconds=40, run_timeout=300, repair_stuck=False,
                           max_seconds=240)
     for key, value in overrides.items():
         setattr(options, key, value)
