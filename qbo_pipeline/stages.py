@@ -345,7 +345,7 @@ def sync_company(
             hold_drifted_records(company, ledger, transforms)
         payloads = [p for e in REGISTRY for p in transforms[e.name].payloads]
         with timer.stage("plan"):
-            quarantined = _quarantine_reasons(company, validations, payloads, ledger)
+            quarantined = parent_quarantine_reasons(company, validations, payloads, ledger)
             still_needed = names_still_needed(reader, request.window, payloads, ledger, company)
     if not request.dry_run:
         for result in validations.values():
@@ -542,8 +542,8 @@ def transform_changes(config: PipelineConfig, company: str, validations: Mapping
 # -- planning facts -------------------------------------------------------------------------
 
 
-def _quarantine_reasons(company: str, validations: Mapping[str, ValidationResult], payloads: list[Payload],
-                        ledger: Ledger) -> dict[tuple[str, str], str]:
+def parent_quarantine_reasons(company: str, validations: Mapping[str, ValidationResult], payloads: list[Payload],
+                              ledger: Ledger) -> dict[tuple[str, str], str]:
     """``(QBO entity, source id)`` -> quarantine reason for the parents of this run's records that
     are quarantined (in this run, else by an earlier one), so blocked records name the real cause."""
     reasons: dict[tuple[str, str], str] = {}

@@ -21,6 +21,7 @@ import pytest
 from qbo_pipeline.export.engine import ExportEngine
 from qbo_pipeline.ledger import Ledger
 from qbo_pipeline.source.demo import init_demo_db
+from qbo_pipeline.stages import parent_quarantine_reasons
 from qbo_pipeline.transform.payload import QBO_ENTITY_FOR_SOURCE
 from qbo_pipeline_tests.reliability.reliability_helpers import (
     Actual,
@@ -115,7 +116,8 @@ def test_hostile_rows_are_quarantined_with_reasons_and_the_rest_exported(tmp_pat
     client = open_client(setup, ledger)
     try:
         baseline = baseline_ids(client)
-        report = ExportEngine(client, ledger, config, "demo").export(stages.payloads)
+        report = ExportEngine(client, ledger, config, "demo").export(
+            stages.payloads, quarantined=parent_quarantine_reasons("demo", stages.validated, stages.payloads, ledger))
         blocked = {(r.entity, r.source_id): str(r.message or "") for r in report.results if r.outcome == "blocked"}
         wrong = [problem for case in SOUND for problem in case_problems(case, reasons, exported, blocked)]
         wrong += [f"{r.entity} {r.source_id} refused by QBO: {r.message}" for r in report.results if r.outcome == "failed"]
@@ -161,7 +163,9 @@ def gap_outcome(tmp_path_factory):
         ledger = Ledger(setup.ledger_url)
         client = open_client(setup, ledger)
         try:
-            report = ExportEngine(client, ledger, config, "demo").export(stages.payloads)
+            # as the stage API does: blocked children name their quarantined parent's reason
+            report = ExportEngine(client, ledger, config, "demo").export(
+                stages.payloads, quarantined=parent_quarantine_reasons("demo", stages.validated, stages.payloads, ledger))
         finally:
             client.close()
             ledger.dispose()
