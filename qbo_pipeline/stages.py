@@ -132,8 +132,9 @@ def open_company(
             api_base_url(company.environment, company.base_url),
             realm_id,
             vault.token_source(company),
-            # one limiter per company in this process: consecutive runs share QBO's windows
-            limiter=limiter_for(f"{company_key}:{realm_id}", time_scale=time_scale),
+            # one limiter per QBO company (realm) in this process: QBO counts per realm, so consecutive
+            # runs and every client of that company share its windows
+            limiter=limiter_for(str(realm_id), time_scale=time_scale),
             time_scale=time_scale,
         )
         engine = ExportEngine(client, ledger, config, company_key)

@@ -63,7 +63,7 @@ NAME_FIELD = {"Customer": "DisplayName", "Item": "Name", "Account": "Name"}
 NAME_LIMIT = {"Customer": 500, "Item": 100, "Account": 100}
 LOOKUP_CHUNK = 500  # values per lookup query; with MAXRESULTS 1000 a value may match twice
 
-COUNT_KEYS = tuple(Outcome)
+COUNT_KEYS = tuple(o.value for o in Outcome)
 _KEEP_STATUS = "keep"  # _finish: the link's status becomes the outcome (None: the link is not touched)
 
 
@@ -82,6 +82,10 @@ class RecordResult:
     intuit_tid: str | None = None
     request_id: str | None = None
 
+    def __post_init__(self) -> None:
+        # plain strings once they leave the engine: Dagster's serialiser refuses enums in metadata
+        self.action, self.outcome = str(self.action), str(self.outcome)
+
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -93,7 +97,7 @@ class ExportReport:
     run_id: str
     company: str
     dry_run: bool
-    status: RunStatus = RunStatus.OK
+    status: str = RunStatus.OK.value  # a RunStatus value
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     results: list[RecordResult] = field(default_factory=list)
     write_requests: int = 0
@@ -194,17 +198,17 @@ class ExportEngine:
                 report.counts[Outcome.NOT_ATTEMPTED] += max(0, len(payloads) - handled)
             except BaseException as exc:
                 report.seconds = time.monotonic() - started
-                report.status = RunStatus.STOPPED
+                report.status = RunStatus.STOPPED.value
                 report.message = redact.redact(str(exc))
-                self.ledger.finish_run(run_id, status=RunStatus.STOPPED, counts=report.counts,
+                self.ledger.finish_run(run_id, status=RunStatus.STOPPED.value, counts=report.counts,
                                        write_requests=report.write_requests, message=report.message)
                 raise
             report.seconds = time.monotonic() - started
             if self._stop_error is not None:
-                report.status = RunStatus.STOPPED
+                report.status = RunStatus.STOPPED.value
                 report.message = f"stopped: {self._stop_error.describe()} — {self._stop_error.hint}"
             elif report.counts[Outcome.FAILED] or report.counts[Outcome.BLOCKED]:
-                report.status = RunStatus.PARTIAL
+                report.status = RunStatus.PARTIAL.value
             self.ledger.finish_run(run_id, status=report.status, counts=report.counts,
                                    write_requests=report.write_requests, message=report.message)
             if not dry_run:
@@ -238,7 +242,7 @@ class ExportEngine:
             report.plan = plan
             for step in plan.steps:
                 outcome = OUTCOME_OF.get(step.action) or (Outcome.SKIPPED if step.action == SKIP else step.action)
-                report.counts[outcome] = report.counts.get(outcome, 0) + 1
+                report.counts[str(outcome)] = report.counts.get(outcome, 0) + 1
             report.requests = self.client.requests_made - requests_before
             return
         self.refs = NamedRefs(self.client, self.config, request_id=self._named_request_id)
@@ -651,7 +655,7 @@ class ExportEngine:
 
     def _count(self, outcome: str) -> None:
         with self._lock:
-            self._report.counts[outcome] = self._report.counts.get(outcome, 0) + 1
+            self._report.counts[str(outcome)] = self._report.counts.get(outcome, 0) + 1
 
     def _record_successes(self, successes: list[tuple[Step, dict[str, Any], str]], rids: list[str]) -> None:
         if not successes:
@@ -730,7 +734,7 @@ class ExportEngine:
             step._finished = True  # type: ignore[attr-defined]
             self._report.results.append(result)
             if count:
-                self._report.counts[outcome] = self._report.counts.get(outcome, 0) + 1
+                self._report.counts[str(outcome)] = self._report.counts.get(outcome, 0) + 1
         if outcome == Outcome.FAILED:
             self.log.warning("%s %s failed: %s", step.payload.entity, step.payload.source_id, result.message)
 

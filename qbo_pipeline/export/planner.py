@@ -60,7 +60,7 @@ class Step:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "entity": self.payload.entity, "source_id": self.payload.source_id, "action": self.action,
+            "entity": self.payload.entity, "source_id": self.payload.source_id, "action": str(self.action),
             "reason": self.reason, "qbo_id": self.qbo_id, "diff": self.diff,
             "blocked_by": list(self.blocked_by) if self.blocked_by else None, "wave": self.wave,
         }

@@ -16,6 +16,15 @@ def _accounted(result: SyncResult) -> None:
         assert counts.accounted == counts.read, (name, counts)
 
 
+def _plain(value) -> bool:
+    """Only exact str/int/... inside: Dagster's serialiser refuses enums (StrEnum included) in metadata."""
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return not (isinstance(value, str) and type(value) is not str)
+
+
 def _qbo(session, entity: str) -> list[dict]:
     where = "Active IN (true, false)" if entity in ("Customer", "Item") else None
     return session.client.query_all(entity, where)
@@ -45,6 +54,9 @@ def test_one_full_run_exports_a_multi_year_history_with_a_dormant_customer(sandb
     assert _dormant_in_qbo(session, history)["Active"] is False
     assert result.cursor_after is not None
     assert session.ledger.source_cursor("demo") == result.cursor_after
+    assert _plain(result.report.as_dict())
+    assert _plain([r.as_dict() for r in result.report.results])
+    assert _plain([c.as_dict() for c in result.entities.values()])
 
 
 def test_a_first_export_split_into_windows_exports_every_valid_record(sandbox_unlimited, tmp_path):
@@ -149,6 +161,8 @@ def test_dry_run_plans_without_writing_or_moving_the_cursor(sandbox_unlimited, t
     result = sync_company(session.config, SyncRequest("demo", dry_run=True), session)
 
     assert result.plan is not None
+    assert _plain([step.as_dict() for step in result.plan.steps])
+    assert _plain(result.report.as_dict())
     assert result.entities["invoices"].created == len(history.invoices)
     assert result.report.write_requests == 0
     assert result.cursor_after is None
