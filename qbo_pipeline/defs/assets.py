@@ -94,7 +94,7 @@ def _window(config: ExportConfig) -> Any:
     return stages.Window(start=start, end=end, open_start=not config.window_from, open_end=not config.window_to)
 
 
-def _progress(context: dg.AssetExecutionContext, company: str) -> Callable[[str], None]:
+def _progress(context: dg.AssetExecutionContext) -> Callable[[str], None]:
     """Stage progress: in the run's log and, for the command line, one line on the console."""
 
     def say(message: str) -> None:
@@ -122,7 +122,7 @@ def qbo_export(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     company = context.partition_key
     settings = pipeline.load()
-    say = _progress(context, company)
+    say = _progress(context)
     run = context.run
     if PID_TAG not in run.tags:  # launched by the daemon: name this worker process
         context.instance.add_run_tags(context.run_id, process_tags())
