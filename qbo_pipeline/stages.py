@@ -47,6 +47,8 @@ from qbo_pipeline.schemas.currency import CurrencySettings, refuse_foreign_curre
 from qbo_pipeline.source.extract import SourceReader, empty_frame
 from qbo_pipeline.sync import Window, reader_for, record_quarantine, transform_context
 from qbo_pipeline.transform import TransformContext, TransformResult
+from qbo_pipeline.transform.credit_memos import APPLY_PREFIX
+from qbo_pipeline.transform.invoices import APPLY_NOTE_PREFIX
 from qbo_pipeline.transform.payload import Payload
 from qbo_pipeline.transform.rules import SKIPPED_COLUMNS
 from qbo_pipeline.transform.sales_receipts import SUMMARY_PREFIX
@@ -353,7 +355,8 @@ def sync_company(
     timer.say(f"{company}: {'planning' if request.dry_run else 'exporting'} {len(payloads)} payload(s) in one run")
     with timer.stage("export"):
         report = session.engine.export(payloads, dry_run=request.dry_run, run_id=run_id,
-                                       quarantined=quarantined, still_needed=still_needed)
+                                       quarantined=quarantined, skipped=skipped_by_rule(transforms),
+                                       still_needed=still_needed)
     if not request.dry_run:
         written = {(r.entity, r.source_id) for r in report.results if r.outcome in ("created", "updated", "linked")}
         ledger.clear_drift(company, {(f["entity"], f["source_id"]) for f in ledger.drift(company, status="overwrite")}
@@ -542,6 +545,20 @@ def transform_changes(config: PipelineConfig, company: str, validations: Mapping
 # -- planning facts -------------------------------------------------------------------------
 
 
+def skipped_by_rule(transforms: Mapping[str, TransformResult]) -> dict[tuple[str, str], str]:
+    """``(QBO entity, source id)`` -> rule of the rows a named rule kept out of this run, so the
+    records that point at them are skipped by ``parent_skipped`` instead of blocked."""
+    out: dict[tuple[str, str], str] = {}
+    for name, result in transforms.items():
+        rows = result.skipped
+        if rows is None or not len(rows):
+            continue
+        qbo_entity = lookup(name).qbo_entity
+        for source_id, rule in zip(rows["source_id"], rows["rule"], strict=True):
+            out.setdefault((qbo_entity, str(source_id)), str(rule))
+    return out
+
+
 def parent_quarantine_reasons(company: str, validations: Mapping[str, ValidationResult], payloads: list[Payload],
                               ledger: Ledger) -> dict[tuple[str, str], str]:
     """``(QBO entity, source id)`` -> quarantine reason for the parents of this run's records that
@@ -656,8 +673,8 @@ def entity_counts(frames: Mapping[str, pd.DataFrame], validations: Mapping[str, 
             for rule, n in skipped_rows.drop_duplicates("source_id")["rule"].value_counts().items():
                 values["skipped"][str(rule)] = int(n)
         for payload in transforms[spec.name].payloads:
-            if payload.source_id.startswith((SUMMARY_PREFIX, TIP_PREFIX)):
-                continue  # a summary or a payment's tip receipt is not a source row of its own
+            if payload.source_id.startswith((SUMMARY_PREFIX, TIP_PREFIX, APPLY_PREFIX, APPLY_NOTE_PREFIX)):
+                continue  # a summary, a tip receipt or a credit's applying payment is not a source row of its own
             column, reason = final.get((payload.entity, payload.source_id), ("unchanged", None))
             if column == "skipped":
                 values["skipped"][reason or "skipped"] = values["skipped"].get(reason or "skipped", 0) + 1

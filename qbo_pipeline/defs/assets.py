@@ -130,8 +130,9 @@ def qbo_export(
     mode = stages.SyncMode.FULL if (config.full or window is not None) else stages.SyncMode.INCREMENTAL
     request = stages.SyncRequest(company, mode=mode, window=window, dry_run=config.dry_run, run_id=context.run_id)
     with company_export_lock(company, context.run_id, on_wait=say, wait=config.wait):
-        for ended in fail_orphaned_runs(context.instance, company, keep=context.run_id, say=say):
-            _stop_ledger_run(ledger, ended)
+        fail_orphaned_runs(context.instance, company, keep=context.run_id, say=say)
+        # under the lock no other export of the company lives: a ledger run still "running" was killed
+        ledger.get().stop_abandoned_runs(company, keep=context.run_id, message="its process ended (killed)")
         with qbo.session(settings, company, ledger.get()) as session:
             result = stages.sync_company(settings, request, session, progress=say)
     ledger.get().save_report(company, context.run_id, sync_report(result))
@@ -150,15 +151,6 @@ def qbo_export(
                                                          "dry_run": config.dry_run},
         description="QuickBooks' error and a hint per record: `qbo-pipeline failed list`.",
     )
-
-
-def _stop_ledger_run(ledger: LedgerResource, run_id: str) -> None:
-    """The ledger's record of a killed run says it stopped, not that it runs for ever."""
-    store = ledger.get()
-    for row in store.runs(limit=50):
-        if str(row.get("run_id")) == run_id and row.get("status") == "running":
-            store.finish_run(run_id, status="stopped", counts=row.get("counts") or {}, write_requests=0,
-                             message="its process ended (killed)")
 
 
 def counts_metadata(counts: Any) -> dict[str, Any]:

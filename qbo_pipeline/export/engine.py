@@ -172,20 +172,23 @@ class ExportEngine:
         self._stop = threading.Event()
         self._stop_error: AuthError | None = None
         self._quarantined: dict[tuple[str, str], str] = {}
+        self._skipped: dict[tuple[str, str], str] = {}
         self._still_needed: dict[tuple[str, str], str] = {}
 
     # -- public ---------------------------------------------------------------------------
 
     def export(self, payloads: list[Payload], *, dry_run: bool = False, run_id: str | None = None,
                quarantined: Mapping[tuple[str, str], str] | None = None,
+               skipped: Mapping[tuple[str, str], str] | None = None,
                still_needed: Mapping[tuple[str, str], str] | None = None) -> ExportReport:
         """Plan and (unless ``dry_run``) execute; returns the report, raises ``ExportStopped`` on auth failure.
 
         One call exports everything of a company in dependency order (name lists, transactions,
-        removals, deactivations last). ``quarantined`` and ``still_needed`` go to the planner
+        removals, deactivations last). ``quarantined``, ``skipped`` and ``still_needed`` go to the planner
         (see ``planner.plan``)."""
         run_id = run_id or uuid.uuid4().hex
         self._quarantined = dict(quarantined or {})
+        self._skipped = dict(skipped or {})
         self._still_needed = dict(still_needed or {})
         report = ExportReport(run_id=run_id, company=self.company, dry_run=dry_run)
         started = time.monotonic()
@@ -236,7 +239,8 @@ class ExportEngine:
             close = self.client.book_close_date()
         plan = planning.plan(payloads, self._links, pending=pending, book_close_date=close,
                              closed_period=self.closed_period, max_attempts=self.max_attempts,
-                             quarantined=self._quarantined, still_needed=self._still_needed)
+                             quarantined=self._quarantined, skipped=self._skipped,
+                             still_needed=self._still_needed)
         self.log.info("plan for %s: %s", self.company, _summary(plan.counts()))
         report.skipped_steps = {step.key: step.reason for step in plan.steps if step.action == SKIP}
         if dry_run:

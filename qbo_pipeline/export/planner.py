@@ -133,6 +133,9 @@ def _depths(payloads: list[Payload]) -> dict[tuple[str, str], int]:
     return depth
 
 
+PARENT_SKIPPED = "parent_skipped"  # rule name: a record whose parent a named rule kept out
+
+
 def plan(
     payloads: list[Payload],
     ledger_state: Mapping[tuple[str, str], Mapping[str, Any]],
@@ -142,18 +145,23 @@ def plan(
     closed_period: str = "skip",
     max_attempts: int | None = None,
     quarantined: Mapping[tuple[str, str], str] | None = None,
+    skipped: Mapping[tuple[str, str], str] | None = None,
     still_needed: Mapping[tuple[str, str], str] | None = None,
 ) -> Plan:
     """Decide each record's action from its payload and its ledger link (``(entity, source_id) -> link``).
 
     ``quarantined`` maps ``(QBO entity, source id)`` of records that never reach QBO because
     validation quarantined them to the reason, so their dependents are blocked naming it.
+    ``skipped`` maps records a named rule kept out of this export (a sales receipt before the
+    sync start) to the rule: their dependents are skipped by ``parent_skipped``, not blocked,
+    because nothing is wrong that the user has to fix.
     ``still_needed`` maps names some later source transaction (not in QBO, not in this plan)
     still points at to a description of it: their deactivation waits, because QBO refuses a
     transaction that points at an inactive name.
     """
     pending = pending or {}
     quarantined = quarantined or {}
+    skipped = skipped or {}
     still_needed = still_needed or {}
     seen: set[tuple[str, str]] = set()
     for payload in payloads:
@@ -246,7 +254,7 @@ def plan(
             else:
                 step.action, step.reason = BLOCKED, f"closed period: books closed through {close}"
         steps[key] = step
-    _block_dependents(steps, ledger_state, quarantined)
+    _block_dependents(steps, ledger_state, quarantined, skipped)
     return Plan(list(steps.values()))
 
 
@@ -256,7 +264,8 @@ def _unchanged(payload: Payload, ledger_state: Mapping[tuple[str, str], Mapping[
 
 
 def _block_dependents(steps: dict[tuple, Step], ledger_state: Mapping[tuple[str, str], Mapping[str, Any]],
-                      quarantined: Mapping[tuple[str, str], str]) -> None:
+                      quarantined: Mapping[tuple[str, str], str],
+                      skipped: Mapping[tuple[str, str], str]) -> None:
     """Records whose parent cannot be in QBO are blocked, naming the parent (and, for a
     quarantined parent, why it was quarantined: that is what the user has to fix)."""
     for step in steps.values():  # already in dependency order
@@ -271,6 +280,10 @@ def _block_dependents(steps: dict[tuple, Step], ledger_state: Mapping[tuple[str,
                     step.reason = f"parent {parent[0]} {parent[1]} is {parent_step.action}: {parent_step.reason}"
                     break
             elif not parent_link.get("qbo_id"):
+                if parent in skipped:  # kept out by a named rule: so is the record that needs it
+                    step.action = SKIP
+                    step.reason = f"{PARENT_SKIPPED}: {parent[0]} {parent[1]} is skipped ({skipped[parent]})"
+                    break
                 step.action, step.blocked_by = BLOCKED, parent
                 if parent in quarantined:
                     step.reason = f"{parent[0]} {parent[1]} is quarantined: {quarantined[parent]}"

@@ -231,6 +231,18 @@ class Ledger:
             conn.execute(t.update().where(t.c.run_id == run_id).values(
                 finished_at=utcnow(), status=status, counts=counts, write_requests=write_requests, message=message))
 
+    def stop_abandoned_runs(self, company: str, *, keep: str, message: str) -> list[str]:
+        """Mark ``stopped`` the company's runs still ``running`` other than ``keep``. Call it only while
+        holding the company's export lock: every live export holds it, so such a run's process ended."""
+        t = self.tables["runs"]
+        with self.begin() as conn:
+            ids = [r for (r,) in conn.execute(sa.select(t.c.run_id).where(
+                t.c.company == company, t.c.status == "running", t.c.run_id != keep))]
+            if ids:
+                conn.execute(t.update().where(t.c.run_id.in_(ids)).values(
+                    finished_at=utcnow(), status="stopped", message=message))
+        return ids
+
     def runs(self, company: str | None = None, *, limit: int = 20) -> list[dict[str, Any]]:
         t = self.tables["runs"]
         query = sa.select(t).order_by(t.c.started_at.desc()).limit(limit)

@@ -115,3 +115,15 @@ def test_refused_deactivation_is_not_retried_until_the_record_changes():
     assert plan([gone], state).steps[0].action == "skip"
     renamed = customer("1", "Acme Ltd", action="deactivate")
     assert plan([renamed], state).steps[0].action == "deactivate"
+
+
+def test_a_record_whose_parent_a_named_rule_kept_out_is_skipped_not_blocked():
+    """A deposit of a sales receipt dated before the sync start (skipped by that rule) is not an error
+    the user has to fix: it is skipped by ``parent_skipped`` naming the parent and its rule."""
+    child = invoice("I1", "C9")
+    steps = {s.payload.source_id: s for s in plan([child], {}, skipped={("Customer", "C9"): "before_sync_start"}).steps}
+    assert steps["I1"].action == "skip"
+    assert steps["I1"].reason == "parent_skipped: Customer C9 is skipped (before_sync_start)"
+    # a parent that is neither linked nor kept out by a rule still blocks its child
+    blocked = {s.payload.source_id: s for s in plan([child], {}, skipped={("Customer", "C1"): "draft"}).steps}
+    assert blocked["I1"].action == "blocked"

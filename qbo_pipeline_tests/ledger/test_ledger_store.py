@@ -155,3 +155,12 @@ def test_token_rows_are_versioned(ledger):
     assert (ledger.token_row("co")["ciphertext"], ledger.token_row("co")["version"]) == ("c3", 3)
     assert ledger.delete_token_row("co") is True
     assert ledger.delete_token_row("co") is False
+
+
+def test_runs_a_killed_process_left_running_are_stopped_except_the_live_one(ledger):
+    ledger.start_run("demo", "killed")
+    ledger.start_run("demo", "live")
+    ledger.start_run("other", "elsewhere")
+    assert ledger.stop_abandoned_runs("demo", keep="live", message="its process ended (killed)") == ["killed"]
+    status = {r["run_id"]: r["status"] for r in ledger.runs()}
+    assert status == {"killed": "stopped", "live": "running", "elsewhere": "running"}

@@ -108,9 +108,6 @@ def _assert_next_run_is_clean(env: SoakEnvironment) -> None:
 # Not strict: on 3211378 this fails only sometimes. Two `run`s started together on a fresh SQLite
 # instance race its initialisation (issue 12 saw "more than one head"); when they do not, the second
 # run's export steps wait on the pool slot and both succeed (seen once each way on this branch).
-@pytest.mark.xfail(strict=False, reason="dagster12 (runner.py): two `run`s of one company started together both "
-                   "execute in process (no per-company lock or queue) and race the fresh SQLite instance's "
-                   "initialisation; fails on some starts only")
 def test_two_runs_of_one_company_at_once_wait_or_refuse_and_corrupt_nothing(environment):
     env = environment
     first, first_log = env.start_run(name="first")
@@ -246,7 +243,6 @@ def test_sigterm_ends_a_run_waiting_for_another_run_of_its_company(environment):
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=True, reason=STALE_SLOT)
 def test_sigterm_ends_a_run_after_a_killed_one_and_nothing_stays_held(environment):
     """A run SIGKILLed while exporting, then the next run: it must not wait on what the killed one
     left behind, and if it waits anywhere a signal must end it within seconds."""

@@ -43,7 +43,6 @@ def _small(**overrides) -> SoakOptions:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason=STALE_SLOT)
 def test_small_soak_sigkills_of_qbo_pipeline_run_leave_the_books_right(tmp_path, record_property):
     report = soak(tmp_path, _small())
     print("\n" + report.summary())
