@@ -16,7 +16,7 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.transform.context import TransformContext, TransformResult
 from qbo_pipeline.transform.invoices import transaction_skips
 from qbo_pipeline.transform.payload import Payload, source_ref
-from qbo_pipeline.transform.rules import Report, iso_date, text, to_cents
+from qbo_pipeline.transform.rules import Report, iso_date, positions_by_parent, text, to_cents
 from qbo_pipeline.transform.tracking import account_ref, currency_fields, tracking
 
 
@@ -29,9 +29,7 @@ def build_deposits(deposits: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
     before = transaction_skips(deposits["date"], options.sync_start_date)
     lines = lines.sort_values(["deposit_id", "line_no", "id"], kind="stable").reset_index(drop=True)
     cents = to_cents(lines["amount"].to_numpy())
-    by_deposit: dict[str, list[int]] = {}
-    for position, did in enumerate(lines["deposit_id"].to_numpy()):
-        by_deposit.setdefault(str(did), []).append(position)
+    by_deposit = positions_by_parent(lines["deposit_id"].to_numpy())
     payloads = []
     for index, row in enumerate(deposits.to_dict("records")):
         sid = str(row["id"])

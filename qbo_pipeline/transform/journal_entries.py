@@ -15,7 +15,14 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.transform.context import TransformContext, TransformResult
 from qbo_pipeline.transform.invoices import transaction_skips
 from qbo_pipeline.transform.payload import Payload, source_ref
-from qbo_pipeline.transform.rules import Report, iso_date, short_doc_number, text, to_cents
+from qbo_pipeline.transform.rules import (
+    Report,
+    iso_date,
+    positions_by_parent,
+    short_doc_number,
+    text,
+    to_cents,
+)
 from qbo_pipeline.transform.tracking import account_ref, currency_fields, tracking
 
 RECEIVABLE_ACCOUNT = "Accounts Receivable (A/R)"  # QBO's name for the default A/R account
@@ -45,9 +52,7 @@ def build_journal_entries(entries: pd.DataFrame, lines: pd.DataFrame, config: Pi
     lines = lines.sort_values(["journal_entry_id", "line_no", "id"], kind="stable").reset_index(drop=True)
     cents = to_cents(lines["amount"].to_numpy())
     records = lines.to_dict("records")
-    by_entry: dict[str, list[int]] = {}
-    for position, eid in enumerate(lines["journal_entry_id"].to_numpy()):
-        by_entry.setdefault(str(eid), []).append(position)
+    by_entry = positions_by_parent(lines["journal_entry_id"].to_numpy())
     payloads = []
     for index, row in enumerate(entries.to_dict("records")):
         sid = str(row["id"])

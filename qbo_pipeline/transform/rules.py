@@ -332,3 +332,12 @@ def limit_violations(entity: str, body: Any, name_max_length: int = 100,
 
     walk(body, "")
     return problems
+
+
+def positions_by_parent(parent_ids: Any) -> dict[str, list[int]]:
+    """Row positions of child lines grouped by their parent's id (as text), in the lines' order:
+    how a document's lines are gathered once instead of filtering the frame per document."""
+    grouped: dict[str, list[int]] = {}
+    for position, parent_id in enumerate(parent_ids):
+        grouped.setdefault(str(parent_id), []).append(position)
+    return grouped

@@ -19,7 +19,15 @@ from qbo_pipeline.transform.context import TransformContext, TransformResult
 from qbo_pipeline.transform.invoices import tax_codes, transaction_skips
 from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
 from qbo_pipeline.transform.payments import reference_number
-from qbo_pipeline.transform.rules import LIMITS, Report, iso_date, short_doc_number, text, to_cents
+from qbo_pipeline.transform.rules import (
+    LIMITS,
+    Report,
+    iso_date,
+    positions_by_parent,
+    short_doc_number,
+    text,
+    to_cents,
+)
 from qbo_pipeline.transform.tracking import currency_fields, tracking
 
 TIP_ITEM = "Tips"
@@ -60,9 +68,7 @@ def build_sales_receipts(receipts: pd.DataFrame, lines: pd.DataFrame, config: Pi
     lines = lines.sort_values(["receipt_id", "line_no", "id"], kind="stable").reset_index(drop=True)
     codes = tax_codes(lines["tax_code"], config).to_numpy()
     cents = to_cents(lines["amount"].to_numpy())
-    by_receipt: dict[str, list[int]] = {}
-    for position, rid in enumerate(lines["receipt_id"].to_numpy()):
-        by_receipt.setdefault(str(rid), []).append(position)
+    by_receipt = positions_by_parent(lines["receipt_id"].to_numpy())
     tips = to_cents(receipts["tip"].fillna(0.0).to_numpy())
     generic = named_ref("Item", options.generic_item)
     payloads = []
