@@ -215,13 +215,14 @@ def print_summary(outcomes: list[CompanyOutcome], *, dagster_home: Path, sandbox
         if outcome.error and not report:
             click.echo(f"  {outcome.error}")
             continue
-        click.echo(f"  {'entity':<12}" + "".join(f"{c:>12}" for c in SUMMARY_COLUMNS))
+        width = max(len("entity"), *(len(e.name) for e in REGISTRY)) + 2
+        click.echo(f"  {'entity':<{width}}" + "".join(f"{c:>12}" for c in SUMMARY_COLUMNS))
         for entity in REGISTRY:
             counts = report.get("entities", {}).get(entity.name)
             if counts is None:
                 continue
             cells = [sum(counts["skipped"].values()) if c == "skipped" else counts.get(c, 0) for c in SUMMARY_COLUMNS]
-            click.echo(f"  {entity.name:<12}" + "".join(f"{v:>12}" for v in cells))
+            click.echo(f"  {entity.name:<{width}}" + "".join(f"{v:>12}" for v in cells))
         for row in (report.get("plan") or [])[:50]:
             changes = "; ".join(row["changes"]) or row.get("reason") or ""
             click.echo(f"  plan: {row['action']:<10} {row['entity']} {row['source_id']}  {changes}")
