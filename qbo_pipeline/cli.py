@@ -120,4 +120,5 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qbo-pipeline")
 def main() -> None:
-    """Export billing data (customers, items, invoices, payments, credits, refunds) into QuickBooks Online."""
+    """Export billing data (customers, products, invoices, payments, credits, refunds, sales receipts, deposits,
+    expenses, bills, journal entries) into QuickBooks Online, through Dagster."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,8 +95,17 @@ def _setup_logging() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise for an operator
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
+    # Quiet by default: an operator reads the command's own output and warnings, not every stage's
+    # progress line (`status` alone read the source with 30 INFO lines). QBO_PIPELINE_LOG_LEVEL=INFO
+    # brings the stages' progress back.
+    level = os.environ.get("QBO_PIPELINE_LOG_LEVEL", "").upper()
+    if level in logging.getLevelNamesMapping():
+        root.setLevel(level)
+        logging.getLogger("qbo_pipeline.operator").setLevel(level)
+    else:
+        if root.level == logging.NOTSET or root.level > logging.WARNING:
+            root.setLevel(logging.WARNING)
+        logging.getLogger("qbo_pipeline.operator").setLevel(logging.INFO)
 
 
 def resolve(config_path: str | None, company_key: str | None, as_json: bool) -> Invocation:
