@@ -18,8 +18,8 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from qbo_pipeline.schemas import reasons
-from qbo_pipeline.schemas.checks import CENT_TOLERANCE, _mask_failures, failures, unknown_reference
-from qbo_pipeline.schemas.models import _Base, _Transaction
+from qbo_pipeline.schemas.checks import _mask_failures, failures, unknown_reference
+from qbo_pipeline.schemas.models import _Base, _ItemLine, _Transaction
 
 BANK_KINDS = ("operating", "trust")
 PAYMENT_TYPES = ("cash", "check", "credit_card")
@@ -46,7 +46,7 @@ class SalesReceipt(_Transaction):
     memo: Series[str] = pa.Field(nullable=True, description="Internal note.")
 
 
-class SalesReceiptLine(_Base):
+class SalesReceiptLine(_ItemLine):
     """One sold line of a receipt: a SalesItemLine."""
 
     id: Series[str] = pa.Field(unique=True, description="Source line id (unique).")
@@ -61,12 +61,6 @@ class SalesReceiptLine(_Base):
     tax_code: Series[str] = pa.Field(nullable=True, description="Source tax code, mapped like invoice lines.")
     class_name: Series[str] = pa.Field(nullable=True, description="QBO Class of the line.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.dataframe_check(name="amount_arithmetic")
-    def _amount_is_quantity_times_price(cls, df: pd.DataFrame) -> pd.Series:
-        expected = df["quantity"] * df["unit_price"]
-        known = expected.notna() & df["amount"].notna()
-        return ~known | ((df["amount"] - expected).abs() <= CENT_TOLERANCE)
 
 
 class Deposit(_Transaction):

@@ -180,26 +180,26 @@ def payment_rules(payments: pd.DataFrame, applications: pd.DataFrame, known_cust
     return on_payments, on_applications
 
 
+def _references(frame: pd.DataFrame, known: Mapping[str, set[str] | None],
+                references: Iterable[tuple[str, str, str]]) -> list[pd.DataFrame]:
+    """Per ``(column, entity, check)``: rows pointing at an ``entity`` record that exists nowhere
+    (checked only when something is known about ``entity``)."""
+    return [unknown_reference(frame, column, known[entity], check) for column, entity, check in references
+            if known.get(entity) is not None]
+
+
 def credit_rules(credits: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
     """The customer, the credited invoice and the credited product exist."""
-    out = too_large(credits, ("amount",))
-    for column, entity, check in (("customer_id", "customers", "unknown_customer"),
-                                  ("invoice_id", "invoices", "unknown_invoice"),
-                                  ("product_id", "products", "unknown_product")):
-        if known.get(entity) is not None:
-            out.append(unknown_reference(credits, column, known[entity], check))
-    return out
+    return too_large(credits, ("amount",)) + _references(credits, known, (
+        ("customer_id", "customers", "unknown_customer"), ("invoice_id", "invoices", "unknown_invoice"),
+        ("product_id", "products", "unknown_product")))
 
 
 def refund_rules(refunds: pd.DataFrame, known: dict[str, set[str] | None]) -> list[pd.DataFrame]:
     """The customer, the refunded payment and the refunded product exist."""
-    out = too_large(refunds, ("amount",))
-    for column, entity, check in (("customer_id", "customers", "unknown_customer"),
-                                  ("payment_id", "payments", "unknown_payment"),
-                                  ("product_id", "products", "unknown_product")):
-        if known.get(entity) is not None:
-            out.append(unknown_reference(refunds, column, known[entity], check))
-    return out
+    return too_large(refunds, ("amount",)) + _references(refunds, known, (
+        ("customer_id", "customers", "unknown_customer"), ("payment_id", "payments", "unknown_payment"),
+        ("product_id", "products", "unknown_product")))
 
 
 EARLIEST_DATE = pd.Timestamp("1950-01-01")

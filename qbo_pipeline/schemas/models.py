@@ -13,6 +13,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from qbo_pipeline.schemas.checks import CENT_TOLERANCE
 from qbo_pipeline.source.model import CANONICAL_VALUES
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
@@ -33,7 +34,31 @@ class _Base(pa.DataFrameModel):
         coerce = False  # the frames are conformed first, so a bad value is reported per row
 
 
-class Customer(_Base):
+# A check shared through a base class is named after its method: pandera takes ``name=`` for the
+# first model built from the base only (it pops it), later models fall back to the method's name.
+# Were they to differ, the check (and the sentence a bookkeeper reads) would depend on which entity
+# happened to be validated first in the process.
+
+
+class _CurrencyCode(_Base):
+    """Records with a ``currency`` column (customers, transactions): an ISO 4217 code, or empty for home."""
+
+    @pa.check("currency", name="currency_code")
+    def currency_code(cls, series: pd.Series) -> pd.Series:
+        return _is_currency(series)
+
+
+class _ItemLine(_Base):
+    """A sold line (invoice or sales receipt): its amount is its quantity times its unit price."""
+
+    @pa.dataframe_check(name="amount_arithmetic")
+    def amount_arithmetic(cls, df: pd.DataFrame) -> pd.Series:
+        expected = df["quantity"] * df["unit_price"]
+        known = expected.notna() & df["amount"].notna()
+        return ~known | ((df["amount"] - expected).abs() <= CENT_TOLERANCE)
+
+
+class Customer(_CurrencyCode):
     """A billed party: becomes a QBO Customer (or a Job under its parent)."""
 
     id: Series[str] = pa.Field(unique=True, description="Source customer id (unique).")
@@ -59,10 +84,6 @@ class Customer(_Base):
     currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
 
-    @pa.check("currency", name="currency_code")
-    def _currency(cls, series: pd.Series) -> pd.Series:
-        return _is_currency(series)
-
 
 class Product(_Base):
     """A catalog entry: becomes a QBO Item (Service, NonInventory or Inventory)."""
@@ -85,16 +106,12 @@ class Product(_Base):
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
 
 
-class _Transaction(_Base):
+class _Transaction(_CurrencyCode):
     """Columns every transaction has: currency (checked as an ISO code), soft delete, last change."""
 
     currency: Series[str] = pa.Field(nullable=True, description="ISO 4217 code; home currency when empty.")
     deleted: Series[bool] = pa.Field(description="Soft-deleted in the source: deleted in QBO.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.check("currency", name="currency_code")
-    def _currency(cls, series: pd.Series) -> pd.Series:
-        return _is_currency(series)
 
 
 class Invoice(_Transaction):
@@ -123,7 +140,16 @@ class Invoice(_Transaction):
         return df["due_date"].isna() | df["issue_date"].isna() | (df["due_date"] >= df["issue_date"])
 
 
-class InvoiceLine(_Base):
+class _DiscountedLine(_Base):
+    """A line with its own discount (invoice lines): the discount does not exceed the line's amount."""
+
+    @pa.dataframe_check(name="discount_exceeds_amount")
+    def _discount_within_amount(cls, df: pd.DataFrame) -> pd.Series:
+        known = df["discount"].notna() & df["amount"].notna()
+        return ~known | (df["discount"] <= df["amount"].abs() + 1e-9)
+
+
+class InvoiceLine(_ItemLine, _DiscountedLine):  # bases in this order: the arithmetic is checked (and reported) first
     """One billed line of an invoice: a QBO SalesItemLine (plus its share of the discount line)."""
 
     id: Series[str] = pa.Field(unique=True, description="Source line id (unique).")
@@ -140,17 +166,6 @@ class InvoiceLine(_Base):
     tax_amount: Series[float] = pa.Field(nullable=True, description="Tax billed on this line (booked as is).")
     tax_rate: Series[float] = pa.Field(nullable=True, ge=0, description="Percent of the line's tax.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
-
-    @pa.dataframe_check(name="amount_arithmetic")
-    def _amount_is_quantity_times_price(cls, df: pd.DataFrame) -> pd.Series:
-        expected = df["quantity"] * df["unit_price"]
-        known = expected.notna() & df["amount"].notna()
-        return ~known | ((df["amount"] - expected).abs() <= 0.005 + 1e-9)
-
-    @pa.dataframe_check(name="discount_exceeds_amount")
-    def _discount_within_amount(cls, df: pd.DataFrame) -> pd.Series:
-        known = df["discount"].notna() & df["amount"].notna()
-        return ~known | (df["discount"] <= df["amount"].abs() + 1e-9)
 
 
 class Payment(_Transaction):

@@ -25,6 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
+from qbo_pipeline.source.examples import write_database
+
 CENT = Decimal("0.01")
 STAMP = datetime(2026, 11, 30, 18, 0, 0)
 
@@ -264,14 +266,5 @@ def build_billing_app_db(url: str, *, clients: int = 30, invoices: int = 120, se
                                     "payment_note": None})
         expect.payments[str(payment_id)] = amount
 
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            metadata.create_all(conn)
-            for name, table_rows in rows.items():
-                if table_rows:
-                    conn.execute(metadata.tables[name].insert(), table_rows)
-    finally:
-        engine.dispose()
+    write_database(url, metadata, rows)
     return expect

@@ -125,7 +125,12 @@ def _hosting_rows() -> dict[str, list[dict]]:
     return rows
 
 
-def _build(url: str, metadata: sa.MetaData, rows: dict[str, list[dict]]) -> dict[str, int]:
+def write_database(url: str, metadata: sa.MetaData, rows: dict[str, list[dict]]) -> dict[str, int]:
+    """(Re)create the tables of ``metadata`` at ``url`` and insert ``rows`` (table -> row dicts).
+
+    The example and fixture databases (these two, ``billing_app``) are rebuilt from scratch each
+    time, so a test or a measurement always reads the same source. Returns row counts per table.
+    """
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
@@ -141,7 +146,7 @@ def _build(url: str, metadata: sa.MetaData, rows: dict[str, list[dict]]) -> dict
 
 def build_hosting_billing_db(url: str) -> dict[str, int]:
     """(Re)create the hosting-billing example tables at ``url``; returns row counts per table."""
-    return _build(url, hosting_metadata, _hosting_rows())
+    return write_database(url, hosting_metadata, _hosting_rows())
 
 
 # --- web shop -------------------------------------------------------------------------------
@@ -237,7 +242,7 @@ def _shop_rows() -> dict[str, list[dict]]:
 
 def build_web_shop_db(url: str) -> dict[str, int]:
     """(Re)create the web-shop example tables at ``url``; returns row counts per table."""
-    return _build(url, shop_metadata, _shop_rows())
+    return write_database(url, shop_metadata, _shop_rows())
 
 
 BUILDERS = {"hosting_billing": build_hosting_billing_db, "web_shop": build_web_shop_db}

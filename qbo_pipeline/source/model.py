@@ -22,10 +22,74 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+
+# -- the column factory: blocks many tables share, as fresh columns (a Column belongs to one table) --------
+def _key(comment: str | None = None) -> list[sa.Column]:
+    """The source's own id of the record, kept as text whatever the source stored."""
+    return [sa.Column("id", sa.String(64), primary_key=True, comment=comment)]
+
+
+def _line_key(parent_key: str) -> list[sa.Column]:
+    """A child row: its id, its parent's id and its position on the parent document."""
+    return [*_key(), sa.Column(parent_key, sa.String(64), nullable=False),
+            sa.Column("line_no", sa.Integer, nullable=False, default=1)]
+
+
+def _item_line(amount_comment: str) -> list[sa.Column]:
+    """What a sold line bills: a product (or free text) times a price; invoice and receipt lines alike."""
+    return [
+        sa.Column("product_id", sa.String(64), comment="NULL for a free-text line"),
+        sa.Column("name", sa.Text, comment="product name for free-text lines"),
+        sa.Column("description", sa.Text),
+        sa.Column("quantity", sa.Numeric(18, 4)),
+        sa.Column("unit_price", sa.Numeric(18, 4)),
+        sa.Column("amount", sa.Numeric(18, 2), comment=amount_comment),
+    ]
+
+
+def _tracking(*, department: bool = True, class_comment: str | None = None) -> list[sa.Column]:
+    """QBO Class (brand, matter, service line) and, on whole documents, Department (QBO's Location)."""
+    columns = [sa.Column("class_name", sa.Text, comment=class_comment)]
+    return [*columns, sa.Column("department_name", sa.Text)] if department else columns
+
+
+def _currency(rate_comment: str | None = None) -> list[sa.Column]:
+    """The document's currency; with ``rate_comment``, also the exchange rate the source booked."""
+    columns = [sa.Column("currency", sa.String(3))]
+    if rate_comment is None:
+        return columns
+    return [*columns, sa.Column("exchange_rate", sa.Numeric(18, 8), comment=rate_comment)]
+
+
+def _received(method_comment: str, reference_comment: str) -> list[sa.Column]:
+    """How money came in (payments, sales receipts): the method, its reference and the account it lands in."""
+    return [
+        sa.Column("method", sa.Text, comment=method_comment),
+        sa.Column("reference", sa.Text, comment=reference_comment),
+        sa.Column("deposit_account", sa.Text, comment="account name; Undeposited Funds when empty"),
+    ]
+
+
+def _flag(name: str, default: bool, comment: str | None = None) -> sa.Column:
+    """A yes/no column; NULL in a source reads as ``default``."""
+    return sa.Column(name, sa.Boolean, nullable=False, default=default, comment=comment)
+
+
+def _updated_at() -> list[sa.Column]:
+    """The last change in the source (naive UTC): the watermark of incremental extraction."""
+    return [sa.Column("updated_at", sa.DateTime, nullable=False)]
+
+
+def _record_end(*, memo: bool = False) -> list[sa.Column]:
+    """The end of a top-level record: its internal note (when it has one), soft delete and last change."""
+    columns = [sa.Column("memo", sa.Text)] if memo else []
+    return [*columns, _flag("deleted", False), *_updated_at()]
+
+
 customers = sa.Table(
     "customers",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True, comment="source customer id"),
+    *_key("source customer id"),
     sa.Column("display_name", sa.Text, comment="name shown in QBO; built from company/person when empty"),
     sa.Column("company_name", sa.Text),
     sa.Column("given_name", sa.Text),
@@ -39,16 +103,16 @@ customers = sa.Table(
     sa.Column("bill_postal_code", sa.Text),
     sa.Column("bill_country", sa.Text),
     sa.Column("parent_id", sa.String(64), comment="parent customer for sub-customers (jobs, matters)"),
-    sa.Column("active", sa.Boolean, nullable=False, default=True),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False, comment="soft-deleted in the source"),
+    _flag("active", True),
+    _flag("deleted", False, "soft-deleted in the source"),
     sa.Column("currency", sa.String(3), comment="ISO 4217; the company's home currency when empty"),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_updated_at(),
 )
 
 products = sa.Table(
     "products",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("name", sa.Text),
     sa.Column("sku", sa.Text, comment="catalog id; becomes the QBO Item Sku"),
     sa.Column("description", sa.Text),
@@ -57,23 +121,22 @@ products = sa.Table(
     sa.Column("cost", sa.Numeric(18, 4)),
     sa.Column("income_account", sa.Text, comment="account name; the configured default when empty"),
     sa.Column("expense_account", sa.Text, comment="account name; the configured default when empty"),
-    sa.Column("taxable", sa.Boolean, nullable=False, default=False),
+    _flag("taxable", False),
     sa.Column("qty_on_hand", sa.Numeric(18, 4), comment="inventory items only"),
-    sa.Column("active", sa.Boolean, nullable=False, default=True),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    _flag("active", True),
+    *_record_end(),
 )
 
 invoices = sa.Table(
     "invoices",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("number", sa.Text, comment="the document number; QBO DocNumber (21 chars, shortened by rule)"),
     sa.Column("customer_id", sa.String(64)),
     sa.Column("status", sa.String(16), comment="draft | sent | paid | void | closed"),
     sa.Column("issue_date", sa.Date),
     sa.Column("due_date", sa.Date),
-    sa.Column("currency", sa.String(3)),
+    *_currency(),
     sa.Column("memo", sa.Text),
     sa.Column("kind", sa.String(16), comment="invoice | credit_note (a credit invoice: QBO CreditMemo); invoice when empty"),
     sa.Column("credited_invoice_id", sa.String(64), comment="credit notes: the invoice they credit (applied to it)"),
@@ -85,88 +148,74 @@ invoices = sa.Table(
     sa.Column("discount_percent", sa.Numeric(9, 4), comment="invoice-level discount as a percent (0-100)"),
     sa.Column("discount_after_tax", sa.Boolean, default=False,
               comment="the invoice-level discount applies to the total with tax (else to the lines before tax)"),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_record_end(),
 )
 
 invoice_lines = sa.Table(
     "invoice_lines",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("invoice_id", sa.String(64), nullable=False),
-    sa.Column("line_no", sa.Integer, nullable=False, default=1),
-    sa.Column("product_id", sa.String(64), comment="NULL for a free-text line"),
-    sa.Column("name", sa.Text, comment="product name for free-text lines"),
-    sa.Column("description", sa.Text),
-    sa.Column("quantity", sa.Numeric(18, 4)),
-    sa.Column("unit_price", sa.Numeric(18, 4)),
-    sa.Column("amount", sa.Numeric(18, 2), comment="quantity x unit_price, before discount"),
+    *_line_key("invoice_id"),
+    *_item_line("quantity x unit_price, before discount"),
     sa.Column("discount", sa.Numeric(18, 2), comment="discount amount on this line (>= 0)"),
     sa.Column("tax_code", sa.Text, comment="source tax code; mapped to QBO tax codes by configuration"),
     sa.Column("tax_amount", sa.Numeric(18, 2), comment="tax billed on this line; QBO books exactly the sum"),
     sa.Column("tax_rate", sa.Numeric(9, 4), comment="percent the line's tax was computed with (reported)"),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_updated_at(),
 )
 
 payments = sa.Table(
     "payments",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("customer_id", sa.String(64)),
     sa.Column("date", sa.Date),
     sa.Column("amount", sa.Numeric(18, 2)),
-    sa.Column("currency", sa.String(3)),
-    sa.Column("method", sa.Text, comment="payment method name (Cash, Check, Credit Card...)"),
-    sa.Column("reference", sa.Text, comment="check number / gateway transaction id"),
-    sa.Column("deposit_account", sa.Text, comment="account name; Undeposited Funds when empty"),
-    sa.Column("memo", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_currency(),
+    *_received("payment method name (Cash, Check, Credit Card...)", "check number / gateway transaction id"),
+    *_record_end(memo=True),
     sa.Column("tip", sa.Numeric(18, 2), comment="part of amount that is a tip (issue 14): booked on the tips item"),
 )
 
 payment_applications = sa.Table(
     "payment_applications",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("payment_id", sa.String(64), nullable=False),
     sa.Column("invoice_id", sa.String(64), nullable=False),
     sa.Column("amount", sa.Numeric(18, 2)),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_updated_at(),
 )
 
 credits = sa.Table(
     "credits",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("customer_id", sa.String(64)),
     sa.Column("invoice_id", sa.String(64), comment="the invoice credited or written off, if any"),
     sa.Column("kind", sa.String(16), comment="credit | write_off | bad_debt"),
     sa.Column("date", sa.Date),
     sa.Column("amount", sa.Numeric(18, 2)),
-    sa.Column("currency", sa.String(3)),
+    *_currency(),
     sa.Column("product_id", sa.String(64), comment="item credited; the configured credit item when empty"),
     sa.Column("description", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_record_end(),
 )
 
 refunds = sa.Table(
     "refunds",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("customer_id", sa.String(64)),
     sa.Column("payment_id", sa.String(64), comment="the payment refunded, if any"),
     sa.Column("date", sa.Date),
     sa.Column("amount", sa.Numeric(18, 2)),
-    sa.Column("currency", sa.String(3)),
+    *_currency(),
     sa.Column("method", sa.Text),
     sa.Column("reference", sa.Text),
     sa.Column("refund_account", sa.Text, comment="account the money leaves; the payments' account when empty"),
     sa.Column("product_id", sa.String(64)),
     sa.Column("description", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_record_end(),
 )
 
 
@@ -237,63 +286,61 @@ MONEY_COLUMNS = {
 # Tracking columns: ``class_name`` (brand, matter, service line) and ``department_name`` (QBO calls
 # it Location) name a QBO Class / Department, found or created by name at export.
 
+def _cost(account_kind_comment: str) -> list[sa.Column]:
+    """What an expense and a bill both book: the cost account, the amount, the client it is billed on to."""
+    return [
+        sa.Column("account", sa.Text, comment="expense or cost of goods sold account"),
+        sa.Column("account_kind", sa.String(16), comment=account_kind_comment),
+        sa.Column("amount", sa.Numeric(18, 2)),
+        sa.Column("description", sa.Text),
+        sa.Column("customer_id", sa.String(64), comment="the client a hard cost is billed on to"),
+        _flag("billable", False),
+        *_tracking(),
+        *_currency(),
+        *_record_end(memo=True),
+    ]
+
+
 sales_receipts = sa.Table(
     "sales_receipts",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("number", sa.Text, comment="order number; QBO DocNumber (21 chars, shortened by rule)"),
     sa.Column("customer_id", sa.String(64), comment="the buyer; empty for a walk-in sale"),
     sa.Column("date", sa.Date),
-    sa.Column("currency", sa.String(3)),
-    sa.Column("exchange_rate", sa.Numeric(18, 8), comment="home units per foreign unit; QBO's rate when empty"),
-    sa.Column("method", sa.Text, comment="payment method name (Visa, PayPal...)"),
-    sa.Column("reference", sa.Text, comment="gateway transaction id"),
-    sa.Column("deposit_account", sa.Text, comment="account name; Undeposited Funds when empty"),
+    *_currency("home units per foreign unit; QBO's rate when empty"),
+    *_received("payment method name (Visa, PayPal...)", "gateway transaction id"),
     sa.Column("tip", sa.Numeric(18, 2), comment="tip paid with the order; a line on the tips item"),
-    sa.Column("class_name", sa.Text),
-    sa.Column("department_name", sa.Text),
-    sa.Column("memo", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_tracking(),
+    *_record_end(memo=True),
 )
 
 sales_receipt_lines = sa.Table(
     "sales_receipt_lines",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("receipt_id", sa.String(64), nullable=False),
-    sa.Column("line_no", sa.Integer, nullable=False, default=1),
-    sa.Column("product_id", sa.String(64), comment="NULL for a free-text line"),
-    sa.Column("name", sa.Text, comment="product name for free-text lines"),
-    sa.Column("description", sa.Text),
-    sa.Column("quantity", sa.Numeric(18, 4)),
-    sa.Column("unit_price", sa.Numeric(18, 4)),
-    sa.Column("amount", sa.Numeric(18, 2), comment="quantity x unit_price"),
+    *_line_key("receipt_id"),
+    *_item_line("quantity x unit_price"),
     sa.Column("tax_code", sa.Text),
-    sa.Column("class_name", sa.Text, comment="line tracking; the receipt's class when empty"),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_tracking(department=False, class_comment="line tracking; the receipt's class when empty"),
+    *_updated_at(),
 )
 
 deposits = sa.Table(
     "deposits",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("date", sa.Date),
     sa.Column("bank_account", sa.Text, comment="the Bank account the money goes to"),
     sa.Column("bank_kind", sa.String(16), comment="operating | trust (detail type of a created account)"),
-    sa.Column("currency", sa.String(3)),
+    *_currency(),
     sa.Column("department_name", sa.Text),
-    sa.Column("memo", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_record_end(memo=True),
 )
 
 deposit_lines = sa.Table(
     "deposit_lines",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("deposit_id", sa.String(64), nullable=False),
-    sa.Column("line_no", sa.Integer, nullable=False, default=1),
+    *_line_key("deposit_id"),
     sa.Column("payment_id", sa.String(64), comment="a payment waiting in Undeposited Funds"),
     sa.Column("receipt_id", sa.String(64), comment="a sales receipt waiting in Undeposited Funds"),
     sa.Column("account", sa.Text, comment="for money not from Undeposited Funds: the account it comes from"),
@@ -301,75 +348,48 @@ deposit_lines = sa.Table(
     sa.Column("customer_id", sa.String(64), comment="received from (lines with an account)"),
     sa.Column("amount", sa.Numeric(18, 2)),
     sa.Column("description", sa.Text),
-    sa.Column("class_name", sa.Text),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_tracking(department=False),
+    *_updated_at(),
 )
 
 expenses = sa.Table(
     "expenses",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("number", sa.Text, comment="check or receipt number; QBO DocNumber"),
     sa.Column("date", sa.Date),
     sa.Column("vendor", sa.Text, comment="payee name (a QBO Vendor, created when missing)"),
     sa.Column("payment_type", sa.String(16), comment="cash | check | credit_card"),
     sa.Column("paid_from", sa.Text, comment="bank or credit card account the money left"),
-    sa.Column("account", sa.Text, comment="expense or cost of goods sold account"),
-    sa.Column("account_kind", sa.String(16), comment="expense | cogs (type of a created account)"),
-    sa.Column("amount", sa.Numeric(18, 2)),
-    sa.Column("description", sa.Text),
-    sa.Column("customer_id", sa.String(64), comment="the client a hard cost is billed on to"),
-    sa.Column("billable", sa.Boolean, nullable=False, default=False),
-    sa.Column("class_name", sa.Text),
-    sa.Column("department_name", sa.Text),
-    sa.Column("currency", sa.String(3)),
-    sa.Column("memo", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_cost("expense | cogs (type of a created account)"),
 )
 
 bills = sa.Table(
     "bills",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("number", sa.Text, comment="the vendor's invoice number; QBO DocNumber"),
     sa.Column("date", sa.Date),
     sa.Column("due_date", sa.Date),
     sa.Column("vendor", sa.Text, comment="vendor name (a QBO Vendor, created when missing)"),
-    sa.Column("account", sa.Text, comment="expense or cost of goods sold account"),
-    sa.Column("account_kind", sa.String(16), comment="expense | cogs"),
-    sa.Column("amount", sa.Numeric(18, 2)),
-    sa.Column("description", sa.Text),
-    sa.Column("customer_id", sa.String(64), comment="the client a hard cost is billed on to"),
-    sa.Column("billable", sa.Boolean, nullable=False, default=False),
-    sa.Column("class_name", sa.Text),
-    sa.Column("department_name", sa.Text),
-    sa.Column("currency", sa.String(3)),
-    sa.Column("memo", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_cost("expense | cogs"),
 )
 
 journal_entries = sa.Table(
     "journal_entries",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    *_key(),
     sa.Column("number", sa.Text, comment="QBO DocNumber"),
     sa.Column("date", sa.Date),
     sa.Column("purpose", sa.String(16), comment="write_off | transfer | adjustment"),
-    sa.Column("currency", sa.String(3)),
-    sa.Column("exchange_rate", sa.Numeric(18, 8), comment="home units per foreign unit"),
-    sa.Column("memo", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_currency("home units per foreign unit"),
+    *_record_end(memo=True),
 )
 
 journal_entry_lines = sa.Table(
     "journal_entry_lines",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("journal_entry_id", sa.String(64), nullable=False),
-    sa.Column("line_no", sa.Integer, nullable=False, default=1),
+    *_line_key("journal_entry_id"),
     sa.Column("posting", sa.String(8), comment="debit | credit"),
     sa.Column("account", sa.Text, comment="account name; write-off debits: the configured bad-debt account when empty"),
     sa.Column("account_kind", sa.String(16),
@@ -377,8 +397,8 @@ journal_entry_lines = sa.Table(
     sa.Column("amount", sa.Numeric(18, 2)),
     sa.Column("customer_id", sa.String(64), comment="required on receivable lines (the customer written off)"),
     sa.Column("description", sa.Text),
-    sa.Column("class_name", sa.Text),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *_tracking(department=False),
+    *_updated_at(),
 )
 
 ENTITIES.update({

@@ -188,3 +188,38 @@ def test_invoice_discounts_that_cannot_apply_are_quarantined():
     result = validate("invoices", frames, known_ids=KNOWN)
     checks = dict(zip(result.quarantine["source_id"], result.quarantine["check"], strict=True))
     assert checks == {"1": "two_discounts", "2": "discount_exceeds_total"}  # 3: 10.50 <= 10.00 + 1.00 tax
+
+
+def test_shared_checks_keep_their_name_on_every_entity_whichever_is_validated_first():
+    """The currency check (customers and every transaction) and the line arithmetic (invoice and
+    sales receipt lines) live on shared bases; pandera used to keep a base check's ``name`` for the
+    first entity validated in the process only, so the others got a "fails the check _currency"
+    sentence instead of the bookkeeper's one."""
+    day = {"date": "2024-03-05"}
+    frames = {
+        "customers": {"customers": make_frame("customers", [{"id": "C1", "display_name": "Ada", "currency": "usd"}])},
+        "invoices": invoice_frames([invoice("I1", currency="usd")], [line("L1", "I1")]),
+        "payments": {"payments": make_frame("payments", [{"id": "Y1", "customer_id": "C1", "amount": 5.0,
+                                                          "currency": "usd", **day}]),
+                     "payment_applications": make_frame("payment_applications", [])},
+        "credits": {"credits": make_frame("credits", [{"id": "K1", "customer_id": "C1", "kind": "credit", "amount": 5,
+                                                       "currency": "usd", **day}])},
+        "refunds": {"refunds": make_frame("refunds", [{"id": "R1", "customer_id": "C1", "amount": 5,
+                                                       "currency": "usd", **day}])},
+        "journal_entries": {"journal_entries": make_frame("journal_entries", [{"id": "J1", "purpose": "adjustment",
+                                                                               "currency": "usd", **day}]),
+                            "journal_entry_lines": make_frame("journal_entry_lines", [])},
+    }
+    for entity, entity_frames in frames.items():
+        q = validate(entity, entity_frames, known_ids=KNOWN).quarantine
+        assert list(q["check"]) == ["currency_code"], entity
+        assert list(q["reason"])[0].endswith("has the currency 'usd', which is not a three-letter ISO code such as USD."), entity
+
+    receipts = {"sales_receipts": make_frame("sales_receipts", [{"id": "S1", **day}]),
+                "sales_receipt_lines": make_frame("sales_receipt_lines", [
+                    {"id": "S1-1", "receipt_id": "S1", "quantity": 2.0, "unit_price": 3.0, "amount": 7.0}])}
+    lines = invoice_frames([invoice("I2")], [line("L2", "I2", quantity=2.0, unit_price=3.0, amount=7.0)])
+    for entity, entity_frames in (("sales_receipts", receipts), ("invoices", lines)):
+        q = validate(entity, entity_frames, known_ids=KNOWN).quarantine
+        assert list(q["check"]) == ["amount_arithmetic"], entity
+        assert "fails the check" not in q["reason"].iloc[0], entity
