@@ -7,6 +7,7 @@ tax billed per rate."""
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -211,3 +212,47 @@ def test_a_uk_company_with_tax_inclusive_prices_books_the_gross_to_the_penny(san
     code_only = booked[ids[2]]
     assert _cents(code_only["TxnTaxDetail"]["TotalTax"]) == 1458
     assert [_cents(line["Amount"]) for line in code_only["Line"] if line["DetailType"] == "SalesItemLineDetail"] == [7292]
+
+
+def test_the_run_path_exports_a_canadian_company_to_the_cent(sandbox_factory, tmp_path, monkeypatch):
+    """What ``qbo-pipeline run`` does (runner.export_once: a Dagster run in a temporary DAGSTER_HOME),
+    then a second full run that finds nothing to change."""
+    from qbo_pipeline.runner import connect_headless_if_needed, export_once
+
+    sandbox = sandbox_factory(enforce_limits=False, country="CA")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(Path(__file__).resolve().parents[2] / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("QBO_PIPELINE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("QBO_CLIENT_SECRET", "local-client-secret")
+    url, expected = _source(tmp_path / "ca.db", "CAD", [
+        ([{"quantity": 2, "unit_price": 50.0, "tax_code": "HST13", "tax_amount": 13.0, "tax_rate": 13},
+          {"quantity": 1, "unit_price": 59.99, "tax_code": "BC12", "tax_amount": 7.2, "tax_rate": 12},
+          {"quantity": 1, "unit_price": 10.0, "tax_code": "EX", "tax_amount": 0.0}], {}),
+        ([{"quantity": 3, "unit_price": 0.33, "tax_code": "HST13", "tax_amount": 0.13, "tax_rate": 13}], {}),
+    ])
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({
+        "source": {"url": url, "mapping": _mapping(tmp_path)}, "ledger": {"url": f"sqlite:///{tmp_path}/ledger.db"},
+        "companies": [{"key": "canada", "environment": "local", "base_url": sandbox.url}],
+        "options": {"sync_start_date": "2020-01-01", "home_currency": "CAD"}, "taxes": CA_TAXES}))
+    monkeypatch.setenv("QBO_PIPELINE_CONFIG", str(path))
+    config = load_config(path)
+    connect_headless_if_needed(config, "canada")
+
+    first = export_once(config, "canada")
+    again = export_once(config, "canada", full=True)
+
+    assert first.status == "SUCCESS", first.error
+    invoices = first.report["entities"]["invoices"]
+    assert (invoices["created"], invoices["failed"], invoices["quarantined"]) == (2, 0, 0)
+    assert again.status == "SUCCESS" and again.report["entities"]["invoices"]["unchanged"] == 2
+    with sandbox.client() as client:
+        rows = client.get("/query", params={"query": "select * from Invoice"}).json()["QueryResponse"]["Invoice"]
+    booked = {r["PrivateNote"].rsplit("Invoice ", 1)[-1].rstrip("]"): r for r in rows if int(r["Id"]) >= 1000}
+    for sid, source in expected.items():
+        assert _cents(booked[sid]["TxnTaxDetail"]["TotalTax"]) == source["tax"]
+        assert _cents(booked[sid]["TotalAmt"]) == source["gross"] + source["tax"]
+    assert _rate_taxes(booked[sorted(expected)[0]]) == {"HST ON": (1300, 10000), "GST": (300, 5999),
+                                                        "PST (BC)": (420, 5999), "Exempt": (0, 1000)}
