@@ -190,3 +190,17 @@ def test_companies_by_country_through_admin(sandbox_factory):
     refused = httpx.post(f"{sandbox.url}/admin/companies", json={"country": "FR"}, timeout=10)
     assert refused.status_code == 400
     assert T.country_of(sandbox.state.companies[sandbox.realm]) == "US"  # the default company is unchanged
+
+
+def test_the_tax_is_booked_to_the_editions_tax_liability(canada):
+    with canada.client() as client:
+        codes = _codes(client)
+        answer = _invoice(client, [("100.00", codes["HST ON"], {}), ("59.99", codes["GST/PST BC"], {})],
+                          TxnDate="2024-03-01")
+        assert answer.status_code == 200, answer.text
+        report = client.get("/reports/TrialBalance", params={"start_date": "2024-03-01",
+                                                              "end_date": "2024-03-31"}).json()
+    rows = {row["ColData"][0]["value"]: [c["value"] for c in row["ColData"][1:]]
+            for row in report["Rows"]["Row"] if row.get("type") == "Data"}
+    assert rows["GST/HST Payable"] == ["", "20.20"]  # 13.00 HST + 3.00 GST + 4.20 PST, credited
+    assert rows["Accounts Receivable (A/R)"] == ["180.19", ""]
