@@ -204,3 +204,15 @@ def test_the_tax_is_booked_to_the_editions_tax_liability(canada):
             for row in report["Rows"]["Row"] if row.get("type") == "Data"}
     assert rows["GST/HST Payable"] == ["", "20.20"]  # 13.00 HST + 3.00 GST + 4.20 PST, credited
     assert rows["Accounts Receivable (A/R)"] == ["180.19", ""]
+
+
+def test_expense_lines_of_a_canadian_company_get_no_us_code(canada):
+    with canada.client() as client:
+        refs = sample_refs(client)
+        vendor = client.get("/query", params={"query": "select * from Vendor maxresults 1"}).json()
+        answer = client.post("/bill", json={"VendorRef": {"value": vendor["QueryResponse"]["Vendor"][0]["Id"]}, "Line": [
+            {"DetailType": "AccountBasedExpenseLineDetail", "Amount": 10.0,
+             "AccountBasedExpenseLineDetail": {"AccountRef": {"value": refs["Account"]["Travel"]}}}]})
+    assert answer.status_code == 200, answer.text
+    (line,) = answer.json()["Bill"]["Line"]
+    assert "TaxCodeRef" not in line["AccountBasedExpenseLineDetail"]
