@@ -163,3 +163,20 @@ def test_sales_receipts_with_inclusive_amounts_send_the_gross():
 def test_rates_must_be_percents(rates):
     with pytest.raises(ConfigError, match="taxes.rates"):
         load_config(overrides={"taxes": {"mode": "mapped", "map": {"G": "GST"}, "rates": rates}})
+
+
+def test_a_line_taxed_at_another_rate_than_its_mapped_code_is_quarantined():
+    from qbo_pipeline.schemas import validate
+
+    lines = [ln("L1", "I1", 100.0, tax_code="HST", tax_rate=13, tax_amount=13.0),
+             ln("L2", "I1", 59.99, tax_code="BC", tax_rate=12, tax_amount=7.2),
+             ln("L1", "I2", 100.0, tax_code="GST", tax_rate=13, tax_amount=13.0),  # HST billed, mapped to GST
+             ln("L1", "I3", 100.0, tax_code="HST", tax_amount=13.0)]  # no rate given: nothing to compare
+    frames = {"invoices": make_frame("invoices", [inv("I1"), inv("I2"), inv("I3")]),
+              "invoice_lines": make_frame("invoice_lines", [{**row, "id": f"{row['invoice_id']}-{row['id']}"}
+                                                            for row in lines])}
+    taxes = {**CA, "rates": {**CA["rates"], "GST": {"GST": 5}}}
+    result = validate("invoices", frames, known_ids={"customers": {"C1"}}, config=config(taxes))
+    assert list(result.quarantine["source_id"]) == ["I2"]
+    assert result.quarantine["reason"].iloc[0].startswith("Line 1 was taxed at 13")
+    assert "wrong rates" in result.quarantine["reason"].iloc[0]
