@@ -28,6 +28,16 @@ import numpy as np
 from qbo_pipeline.config import TaxesConfig
 from qbo_pipeline.transform.payload import named_ref
 
+NO_DEFAULT_CODE = ("A non-US company needs a tax code on every line, and a credit or refund has none in the "
+                   "source: set taxes.default_code (a 0% code such as Exempt).")
+
+
+def lacks_default_code(taxes: TaxesConfig) -> bool:
+    """True when credits and refunds would reach a non-US company with no tax code on their line (QBO
+    refuses them: 6000 "Make sure all your transactions have a GST/HST rate"); they are skipped by
+    the rule ``no_default_tax_code`` instead."""
+    return taxes.mode == "mapped" and taxes.default_code is None
+
 
 def split_by_percent(cents: int, percents: list[float]) -> list[int]:
     """An amount in cents over rates in proportion to their percents, half-up, the last the rest."""

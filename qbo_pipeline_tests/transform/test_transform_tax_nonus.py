@@ -180,3 +180,15 @@ def test_a_line_taxed_at_another_rate_than_its_mapped_code_is_quarantined():
     assert list(result.quarantine["source_id"]) == ["I2"]
     assert result.quarantine["reason"].iloc[0].startswith("Line 1 was taxed at 13")
     assert "wrong rates" in result.quarantine["reason"].iloc[0]
+
+
+def test_credits_and_refunds_without_a_default_code_are_skipped_by_rule_not_sent_to_fail():
+    credit = {"id": "K1", "customer_id": "C1", "invoice_id": None, "kind": "credit", "date": "2024-03-01",
+              "amount": 10.0}
+    refund = {"id": "R1", "customer_id": "C1", "payment_id": None, "date": "2024-03-01", "amount": 10.0}
+    for entity, table, row in (("credits", "credits", credit), ("refunds", "refunds", refund)):
+        without = build_payloads(entity, {table: make_frame(table, [row])}, config(CA))
+        assert without.payloads == [] and list(without.skipped["rule"]) == ["no_default_tax_code"]
+        coded = build_payloads(entity, {table: make_frame(table, [row])}, config({**CA, "default_code": "Exempt"}))
+        (line,) = coded.payloads[0].body["Line"]
+        assert line["SalesItemLineDetail"]["TaxCodeRef"]["$ref"]["name"] == "Exempt"
