@@ -28,7 +28,7 @@ from qbo_pipeline.transform.rules import (
     text,
     to_cents,
 )
-from qbo_pipeline.transform.taxes import included_tax, tax_lines
+from qbo_pipeline.transform.taxes import line_amounts
 
 UNPAID_STATUSES = {"sent"}
 APPLY_NOTE_PREFIX = "apply_note:"
@@ -147,16 +147,9 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
     taxes = invoice_taxes(exported, per_invoice(line_tax_cents), per_invoice(line_has_tax.astype("int64")) > 0)
     inclusive = config.taxes.inclusive
     extra_discount, after_tax = invoice_discounts(exported, net_cents, taxes, inclusive=inclusive)
-    own_tax = exported["tax_amount"].to_numpy(dtype="float64")
-    own_cents = to_cents(np.nan_to_num(own_tax))
-    billed = np.zeros(len(pos), dtype=bool)  # per line: its invoice carries tax as billed
-    for index, tax in enumerate(taxes):
-        billed[bounds_left[index]:bounds_right[index]] = tax is not None
-    sent_cents, gross_cents, included = amount_cents, None, None
-    if inclusive:  # QBO's Line.Amount is net of tax: send gross - the tax it includes (docs/tax.md)
-        included = included_tax(amount_cents, line_tax_cents, own_cents, bounds_left, bounds_right)
-        sent_cents = np.where(billed, amount_cents - included, amount_cents)
-        gross_cents = np.where(billed, -1, amount_cents)  # code-only lines: TaxInclusiveAmt, QBO nets them
+    own_cents = to_cents(np.nan_to_num(exported["tax_amount"].to_numpy(dtype="float64")))
+    amounts = line_amounts(amount_cents, line_tax_cents, own_cents, taxes, bounds_left, bounds_right, config.taxes)
+    sent_cents, gross_cents = amounts.sent, amounts.gross
 
     generic = named_ref("Item", options.generic_item)
     tax_refs = _RefCache(lambda code: named_ref("TaxCode", code))
@@ -212,14 +205,9 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
             body["ApplyTaxAfterDiscount"] = not bool(after_tax[index])
         if taxes[index] is not None:
             body["TxnTaxDetail"] = {"TotalTax": int(taxes[index]) / 100}
-            # per-rate TaxLines need each line's tax: an invoice-level amount names no line (unless the
-            # amounts include tax, where it was spread over the lines by gross to net them)
-            line_taxes = included if inclusive else None if own_cents[index] else line_tax_cents
-            if mapped and line_taxes is not None:
-                rate_lines = tax_lines(codes[left:right], sent_cents[left:right] - discount_cents[left:right],
-                                       line_taxes[left:right], config.taxes)
-                if rate_lines:
-                    body["TxnTaxDetail"]["TaxLine"] = rate_lines
+            rate_lines = amounts.rate_lines(left, right, codes, discount_cents, bool(own_cents[index]), config.taxes)
+            if rate_lines:
+                body["TxnTaxDetail"]["TaxLine"] = rate_lines
         action = "delete" if deleted else "void" if status == "void" else "upsert"
         if entity == "CreditMemo" and action == "void":
             action = "delete"  # QBO documents no void for credit memos

@@ -21,6 +21,7 @@ QBO books is the source's to the cent. What goes where:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -96,3 +97,41 @@ def tax_lines(codes: np.ndarray, net_cents: np.ndarray, tax_cents: np.ndarray, t
              "TaxLineDetail": {"TaxRateRef": named_ref("TaxRate", name), "PercentBased": True,
                                "TaxPercent": percent, "NetAmountTaxable": net / 100}}
             for name, (percent, tax, net) in per_rate.items()]
+
+
+@dataclass
+class LineAmounts:
+    """Per source line (in invoice order): the cents sent as ``Amount``, the gross for
+    ``TaxInclusiveAmt`` (-1: none), and the tax each line is taken to carry, for the TaxLines."""
+
+    sent: np.ndarray
+    gross: np.ndarray | None
+    line_tax: np.ndarray
+    inclusive: bool
+    mapped: bool
+
+    def rate_lines(self, left: int, right: int, codes: np.ndarray, discount_cents: np.ndarray, own_tax: bool,
+                   taxes: TaxesConfig) -> list[dict] | None:
+        """The TaxLines of the invoice whose lines are ``left:right``, or None. An invoice-level tax
+        names no line, so it goes as TotalTax only, unless the amounts include tax (it was then
+        spread over the lines by gross to net them)."""
+        if not self.mapped or (own_tax and not self.inclusive):
+            return None
+        return tax_lines(codes[left:right], self.sent[left:right] - discount_cents[left:right],
+                         self.line_tax[left:right], taxes)
+
+
+def line_amounts(amount_cents: np.ndarray, line_tax_cents: np.ndarray, own_cents: np.ndarray,
+                 taxes: list[int | None], left: np.ndarray, right: np.ndarray, config: TaxesConfig) -> LineAmounts:
+    """What each line sends. Tax-exclusive amounts go as they are. Tax-inclusive ones (QBO's
+    ``Line.Amount`` is always net): a line of an invoice with tax as billed goes net of the tax it
+    includes; a line of an invoice without tax amounts goes gross, as ``TaxInclusiveAmt``."""
+    mapped = config.mode == "mapped"
+    if not config.inclusive:
+        return LineAmounts(amount_cents, None, line_tax_cents, False, mapped)
+    billed = np.zeros(len(amount_cents), dtype=bool)
+    for index, tax in enumerate(taxes):
+        billed[left[index]:right[index]] = tax is not None
+    included = included_tax(amount_cents, line_tax_cents, own_cents, left, right)
+    return LineAmounts(np.where(billed, amount_cents - included, amount_cents),
+                       np.where(billed, -1, amount_cents), included, True, mapped)
