@@ -179,14 +179,15 @@ def transform_context(
                 own.dispose()
     if entities & {"invoices", "credits", "refunds"}:
         if reader is not None:
-            values.update(_source_balances(reader, entities, validated or {}))
+            values.update(_source_balances(reader, entities, validated or {}, config.taxes.inclusive))
         else:
             with reader_for(config, company_key) as own_reader:
-                values.update(_source_balances(own_reader, entities, validated or {}))
+                values.update(_source_balances(own_reader, entities, validated or {}, config.taxes.inclusive))
     return values
 
 
-def _source_balances(reader: SourceReader, entities: set[str], validated: dict[str, ValidationResult]) -> dict[str, Any]:
+def _source_balances(reader: SourceReader, entities: set[str], validated: dict[str, ValidationResult],
+                     inclusive: bool = False) -> dict[str, Any]:
     """States of the invoices this window touches (status, total, open balance), from the whole
     source, and the accounts the refunded payments went to."""
     from qbo_pipeline.transform.balances import invoice_states
@@ -211,6 +212,7 @@ def _source_balances(reader: SourceReader, entities: set[str], validated: dict[s
             reader.read("invoice_lines", ids=ids),
             applications if not applications.empty else None,
             credits if not credits.empty else None,
+            inclusive=inclusive,
         )
     refunds = validated.get("refunds")
     if "refunds" in entities and refunds is not None and "refunds" in refunds.valid:

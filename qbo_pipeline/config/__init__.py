@@ -99,6 +99,23 @@ class TaxesConfig(_Section):
     non_taxable_codes: list[str] = Field(default_factory=lambda: ["NON", "NONE", "EXEMPT", "ZERO", "0"])
     default_code: str | None = None
     global_calculation: Literal["TaxExcluded", "TaxInclusive", "NotApplicable"] = "TaxExcluded"
+    # mode mapped: QBO TaxCode name -> {QBO TaxRate name: percent}, in the code's order. With it,
+    # tax as billed goes out as one TaxLine per rate (docs/tax.md); without, as TotalTax only.
+    rates: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @field_validator("rates")
+    @classmethod
+    def _percents(cls, rates: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        wrong = {code: shares for code, shares in rates.items()
+                 if not shares or any(not 0 <= p <= 100 for p in shares.values())}
+        if wrong:
+            raise ValueError(f"taxes.rates: every code needs at least one rate, each a percent 0-100, got {wrong}")
+        return rates
+
+    @property
+    def inclusive(self) -> bool:
+        """Source amounts include tax (non-US company, ``global_calculation: TaxInclusive``)."""
+        return self.mode == "mapped" and self.global_calculation == "TaxInclusive"
 
     @model_validator(mode="after")
     def _mapped_needs_codes(self) -> TaxesConfig:

@@ -72,8 +72,9 @@ class Sandbox:
 
     def __init__(self, data_path: str | Path, *, admin: bool, time_scale: float, clock: Any,
                  faults: dict | None, auto_consent: bool, enforce_limits: bool,
-                 client_id: str, client_secret: str) -> None:
+                 client_id: str, client_secret: str, country: str = "US") -> None:
         self.clock = clock or AdjustableClock()
+        self.country = country  # of the default company, created on first start and after a reset
         self.admin = admin
         self.auto_consent = auto_consent
         self.store = Store(data_path)
@@ -91,14 +92,13 @@ class Sandbox:
         for company in self.companies.values():
             _complete_preferences(company)
         if not self.companies:
-            self.add_company(DEFAULT_REALM)
+            self.add_company(DEFAULT_REALM, country=country)
 
     def now(self) -> datetime:
         return self.clock.now()
 
-    def add_company(self, realm: str, name: str | None = None) -> Company:
-        kwargs = {"name": name} if name else {}
-        company = build_company(realm, self.now(), **kwargs)
+    def add_company(self, realm: str, name: str | None = None, country: str = "US") -> Company:
+        company = build_company(realm, self.now(), name, country=country)
         _complete_preferences(company)
         self.companies[realm] = company
         self.store.save(company)
@@ -788,7 +788,7 @@ def _admin_action(sandbox: Sandbox, method: str, parts: list[str], body: dict) -
                                                           "grant": access.grant, "expires": access.expires})
             for token_value, refresh_body in sandbox.oauth.refresh.items():
                 sandbox.store.put("tokens", token_value, refresh_body)
-        sandbox.add_company(DEFAULT_REALM)
+        sandbox.add_company(DEFAULT_REALM, country=sandbox.country)
         return JSONResponse({"reset": True, "companies": list(sandbox.companies)})
     if head == "requests":
         if method == "POST":  # POST /admin/requests resets the counters
@@ -813,7 +813,7 @@ def _admin_action(sandbox: Sandbox, method: str, parts: list[str], body: dict) -
                 raise ValueError("realm must be digits")
             if realm in sandbox.companies:
                 raise ValueError(f"company {realm} exists")
-            sandbox.add_company(realm, body.get("name"))
+            sandbox.add_company(realm, body.get("name"), country=str(body.get("country") or "US"))
             return JSONResponse({"realm": realm}, 201)
         return JSONResponse({"companies": list(sandbox.companies)})
     if head == "companies" and len(parts) == 3:
@@ -871,11 +871,12 @@ class _DropMiddleware:
 
 def create_app(data_path: str | Path, *, admin: bool = False, time_scale: float = 1.0, clock: Any = None,
                faults: dict | None = None, auto_consent: bool = False, enforce_limits: bool = True,
-               client_id: str | None = None, client_secret: str | None = None) -> Starlette:
-    """The sandbox as an ASGI app; state kept in the SQLite file ``data_path``."""
+               client_id: str | None = None, client_secret: str | None = None, country: str = "US") -> Starlette:
+    """The sandbox as an ASGI app; state kept in the SQLite file ``data_path``; ``country`` (US, CA,
+    GB) is the default company's, which decides its tax model (``tax.py``)."""
     sandbox = Sandbox(
         data_path, admin=admin, time_scale=time_scale, clock=clock, faults=faults, auto_consent=auto_consent,
-        enforce_limits=enforce_limits,
+        enforce_limits=enforce_limits, country=country,
         client_id=client_id or os.environ.get("QBO_SANDBOX_CLIENT_ID") or DEFAULT_CLIENT_ID,
         client_secret=client_secret or os.environ.get("QBO_SANDBOX_CLIENT_SECRET") or DEFAULT_CLIENT_SECRET,
     )

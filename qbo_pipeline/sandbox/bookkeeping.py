@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from qbo_pipeline.sandbox import arithmetic as A
 from qbo_pipeline.sandbox import currency as C
 from qbo_pipeline.sandbox import errors as E
+from qbo_pipeline.sandbox import tax as T
 from qbo_pipeline.sandbox.records import COMPANY_TZ, get_path, meta_time, ref_value
 
 if TYPE_CHECKING:
@@ -112,7 +113,8 @@ class BookkeepingRules:
                 detail["UnitPrice"] = A.number(numbers.unit_price) if numbers.unit_price is not None else 0
             self._resolve_refs("Line", detail, f"Line.{kind}.")
             detail.setdefault("BillableStatus", "NotBillable")
-            detail.setdefault("TaxCodeRef", {"value": "NON"})
+            if not T.is_global(self.company):  # a non-US company has no NON code (purchase tax: docs/tax.md)
+                detail.setdefault("TaxCodeRef", {"value": "NON"})
             line[kind] = detail
             line["Amount"] = float(amount)
             line["Id"] = str(position + 1)

@@ -45,12 +45,15 @@ def sandbox() -> None:
 @click.option("--fault-seed", type=int, default=None, help="Seed for reproducible fault draws.")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the base URL to this file once listening.")
+@click.option("--country", type=click.Choice(["US", "CA", "GB"], case_sensitive=False), default="US",
+              show_default=True, help="Country of the default company, created on first start: CA and GB use "
+              "QBO's non-US tax model (a tax code on every line, GST/HST or VAT rates).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_path: Path | None, admin: bool, time_scale: float, auto_consent: bool,
           no_limits: bool, client_id: str, client_secret: str, fault_429: float, fault_500: float,
           fault_503: float, latency_ms: float, fault_close_after_commit: float, fault_one_name: float,
-          fault_stale_sync_token: float, fault_seed: int | None, ready_file: Path | None, log_level: str) -> None:
+          fault_stale_sync_token: float, fault_seed: int | None, ready_file: Path | None, country: str, log_level: str) -> None:
     """Serve the sandbox until interrupted (Ctrl-C)."""
     import os
 
@@ -66,7 +69,8 @@ def serve(host: str, port: int, data_path: Path | None, admin: bool, time_scale:
               "close_after_commit": fault_close_after_commit, "one_name_at_a_time": fault_one_name,
               "stale_sync_token": fault_stale_sync_token, "seed": fault_seed}
     app = create_app(data_path, admin=admin, time_scale=time_scale, faults=faults, auto_consent=auto_consent,
-                     enforce_limits=not no_limits, client_id=client_id, client_secret=client_secret)
+                     enforce_limits=not no_limits, client_id=client_id, client_secret=client_secret,
+                     country=country.upper())
     server = make_server(app, host, port, log_level="warning")
 
     async def main() -> None:

@@ -17,6 +17,7 @@ from qbo_pipeline.sandbox import arithmetic as A
 from qbo_pipeline.sandbox import currency as C
 from qbo_pipeline.sandbox import errors as E
 from qbo_pipeline.sandbox import preferences as P
+from qbo_pipeline.sandbox import tax as T
 from qbo_pipeline.sandbox.bookkeeping import BookkeepingRules, deposited_fault
 from qbo_pipeline.sandbox.records import COMPANY_TZ, get_path, meta_time, parse_time, qbo_time, ref_value
 
@@ -448,7 +449,7 @@ class Rules(BookkeepingRules):
         if not isinstance(ref, dict) or not ref.get("value"):
             raise E.required(f"{element}.value" if isinstance(ref, dict) else element)
         value = str(ref["value"])
-        if target == "TaxCode" and value in US_LINE_TAX_CODES:
+        if target == "TaxCode" and value in US_LINE_TAX_CODES and not T.is_global(self.company):
             return {"value": value}
         record = self.company.table(target).get(value)
         if record is None:
@@ -706,6 +707,8 @@ class Rules(BookkeepingRules):
         self._doc_number(entity, record, include)
         customer = self.company.table("Customer").get(get_path(record, "CustomerRef.value") or "")
         _, exchange = C.transaction_currency(self.company, record, customer)
+        if T.is_global(self.company):
+            T.prepare(self, record)  # non-US tax model: a tax code on every line, tax-inclusive amounts
         record["Line"], sales, discount, taxable = self._lines(entity, record["Line"])
         record.setdefault("ApplyTaxAfterDiscount", False)
         tax = self._sales_tax(record, taxable, discount)
@@ -750,8 +753,10 @@ class Rules(BookkeepingRules):
         if entity == "Invoice" and old is None and self._auto_apply_credits():
             self._apply_open_credits(record)
 
-    def _sales_tax(self, record: dict, taxable: list[tuple[A.Decimal, bool]], discount: A.Decimal) -> A.Decimal:
+    def _sales_tax(self, record: dict, taxable: list[tuple[A.Decimal, Any]], discount: A.Decimal) -> A.Decimal:
         """TxnTaxDetail as QBO computes it, or as the client overrides it (docs/qbo-arithmetic.md section 4)."""
+        if T.is_global(self.company):
+            return T.sales_tax(self, record, taxable, discount)
         sent = self.request.get("TxnTaxDetail") if isinstance(self.request.get("TxnTaxDetail"), dict) else None
         detail = record.get("TxnTaxDetail") if isinstance(record.get("TxnTaxDetail"), dict) else {}
         if not get_path(self.company.preferences(), "TaxPrefs.UsingSalesTax"):
@@ -845,7 +850,8 @@ class Rules(BookkeepingRules):
         (amount, taxable) per item line. Item lines pass the 6070 check in decimals."""
         result: list[dict] = []
         running = sales = discounts = A.ZERO
-        taxable: list[tuple[A.Decimal, bool]] = []
+        taxable: list[tuple[A.Decimal, Any]] = []  # (amount, TAX?) in the US; (amount, tax code Id) elsewhere
+        global_tax = T.is_global(self.company)
         next_line_id = 1
         for position, raw in enumerate(lines):
             if not isinstance(raw, dict):
@@ -872,11 +878,11 @@ class Rules(BookkeepingRules):
                 detail["UnitPrice"] = A.number(numbers.unit_price) if numbers.unit_price is not None else 0
                 if detail.get("TaxCodeRef"):
                     detail["TaxCodeRef"] = self._resolve_ref("TaxCodeRef", detail["TaxCodeRef"], "TaxCode")
-                    if detail["TaxCodeRef"]["value"] not in US_LINE_TAX_CODES:
+                    if detail["TaxCodeRef"]["value"] not in US_LINE_TAX_CODES and not global_tax:
                         raise E.QBOFault(6100, "Invalid Line TaxCode in the request",
                                          "Valid Line TaxCodes for US should be TAX or NON. Supplied value:"
                                          f"{detail['TaxCodeRef']['value']}", element="Line.SalesItemLineDetail.TaxCodeRef")
-                else:
+                elif not global_tax:
                     detail["TaxCodeRef"] = {"value": "NON"}
                 for key in ("ClassRef",):
                     if detail.get(key):
@@ -889,7 +895,8 @@ class Rules(BookkeepingRules):
                 line["Amount"] = float(amount)
                 running += amount
                 sales += amount
-                taxable.append((amount, detail["TaxCodeRef"]["value"] == "TAX"))
+                code = (detail.get("TaxCodeRef") or {}).get("value")
+                taxable.append((amount, code if global_tax else code == "TAX"))
             elif detail_type == "DiscountLineDetail":
                 detail = line.get("DiscountLineDetail") or {}
                 if detail.get("PercentBased") in (True, "true"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from qbo_pipeline.sandbox import tax as T
 from qbo_pipeline.sandbox.entities import COMPANY_TZ, Company, Rules, meta_time
 
 DEFAULT_REALM = "9341453050298746"
@@ -251,19 +252,31 @@ def _tax_records(now: datetime) -> dict[str, list[dict]]:
     return {"TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes}
 
 
-def build_company(realm: str, now: datetime, name: str = COMPANY_NAME) -> Company:
+def build_company(realm: str, now: datetime, name: str | None = None, country: str = "US") -> Company:
     """A new company modelled on Intuit's US sandbox company: chart of accounts, lists, people, items,
-    tax codes and rates, and a few months of invoices and payments (some open, some overdue)."""
+    tax codes and rates, and a few months of invoices and payments (some open, some overdue).
+
+    ``country`` CA or GB gives the same company under QBO's non-US tax model (its edition's tax
+    codes, rates, agencies, tax accounts and home currency; ``tax.py``)."""
+    country = T.check_country(country)
+    edition = T.EDITIONS.get(country)
+    name = name or (edition.company_name if edition else COMPANY_NAME)
     company = Company(realm=realm, next_id=1)
     stamp = meta_time(now)
     meta = {"CreateTime": stamp, "LastUpdatedTime": stamp}
+    first_free = 4  # the US records take Ids 1 to 3
+    if edition is None:
+        tax_tables = _tax_records(now)
+    else:
+        tax_tables, first_free = T.tax_records(country, 1, lambda r: {
+            **r, "SyncToken": "0", "domain": "QBO", "sparse": False, "MetaData": dict(meta)})
     # TaxAgency is stored for when the sandbox serves it (Ids referenced by the rates' AgencyRef)
-    for table, records in _tax_records(now).items():
+    for table, records in tax_tables.items():
         company.records[table] = {r["Id"]: r for r in records}
     company.records["CompanyInfo"] = {"1": {
-        "Id": "1", "SyncToken": "0", "CompanyName": name, "LegalName": name, "Country": "US",
-        "CompanyAddr": {"Line1": "123 Sierra Way", "City": "San Pablo", "CountrySubDivisionCode": "CA",
-                        "PostalCode": "87999"},
+        "Id": "1", "SyncToken": "0", "CompanyName": name, "LegalName": name, "Country": country,
+        "CompanyAddr": dict(edition.address) if edition else {
+            "Line1": "123 Sierra Way", "City": "San Pablo", "CountrySubDivisionCode": "CA", "PostalCode": "87999"},
         "Email": {"Address": "noreply@quickbooks.com"}, "FiscalYearStartMonth": "January",
         "SupportedLanguages": "en", "CompanyStartDate": now.date().isoformat(),
         "domain": "QBO", "sparse": False, "MetaData": dict(meta)}}
@@ -273,15 +286,16 @@ def build_company(realm: str, now: datetime, name: str = COMPANY_NAME) -> Compan
                                 "CustomerTerminology": "Customers"},
         "SalesFormsPrefs": {"CustomTxnNumbers": False, "AllowDiscount": True, "AllowDeposit": True,
                             "AllowShipping": False, "AutoApplyCredit": True},
-        "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
+        "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": edition.currency if edition else "USD"}},
         "TaxPrefs": {"UsingSalesTax": True},
         "domain": "QBO", "sparse": False, "MetaData": dict(meta)}}
     for table in ("CompanyInfo", "Preferences", "TaxCode", "TaxRate", "TaxAgency"):
         for record_id in company.records[table]:
             company.dirty.add((table, record_id))
-    company.next_id = 4  # Ids 1 to 3 are taken by the tax records above
+    company.next_id = first_free  # the Ids below are taken by the tax records above
     rules = Rules(company, now)
-    accounts = {a["Name"]: rules.create("Account", a) for a in ACCOUNTS}
+    accounts = {a["Name"]: rules.create("Account", a) for a in T.chart(country, ACCOUNTS)}
+    line_code = T.sample_line_code(company)
     terms = {t["Name"]: rules.create("Term", t) for t in TERMS}
     methods = {m["Name"]: rules.create("PaymentMethod", m) for m in PAYMENT_METHODS}
     customers = {c["DisplayName"]: rules.create("Customer", c) for c in CUSTOMERS}
@@ -310,7 +324,7 @@ def build_company(realm: str, now: datetime, name: str = COMPANY_NAME) -> Compan
             "Line": [{"DetailType": "SalesItemLineDetail", "Amount": round(qty * price, 2),
                       "Description": item_name,
                       "SalesItemLineDetail": {"ItemRef": {"value": items[item_name]["Id"]}, "Qty": qty,
-                                              "UnitPrice": price, "TaxCodeRef": {"value": "NON"}}}
+                                              "UnitPrice": price, "TaxCodeRef": {"value": line_code}}}
                      for item_name, qty, price in lines]}))
     for number, (index, amount, days_ago, method, account) in enumerate(PAYMENTS, start=1):
         invoice = invoices[index]

@@ -158,7 +158,22 @@ def line_rules(lines: pd.DataFrame, known_products: set[str] | None, config: Pip
         if config.taxes.default_code is None:
             unmapped = unmapped | codes.isna()
         out.append(_mask_failures(lines, unmapped, "tax_code", "unmapped_tax_code"))
+        if config.taxes.rates and "tax_rate" in lines:
+            out.append(_mask_failures(lines, tax_rate_mismatch(lines, config), "tax_rate", "tax_rate_mismatch"))
     return out
+
+
+def tax_rate_mismatch(lines: pd.DataFrame, config: PipelineConfig) -> pd.Series:
+    """A line taxed at a rate that is not its mapped QBO code's (the sum of ``taxes.rates``): its billed
+    tax would be booked on the wrong QBO rates (say 13% HST billed, mapped to the 5% GST code)."""
+    taxes = config.taxes
+    totals = {code: sum(shares.values()) for code, shares in taxes.rates.items()}
+    qbo_codes = lines["tax_code"].map(taxes.map)
+    if taxes.default_code is not None:
+        qbo_codes = qbo_codes.where(lines["tax_code"].notna(), taxes.default_code)
+    expected = pd.to_numeric(qbo_codes.map(totals), errors="coerce")
+    rate = pd.to_numeric(lines["tax_rate"], errors="coerce")
+    return rate.notna() & expected.notna() & ((rate - expected).abs() > 0.0005)
 
 
 def payment_rules(payments: pd.DataFrame, applications: pd.DataFrame, known_customers: set[str] | None,

@@ -88,6 +88,8 @@ TEMPLATES = {
     "(issue a credit instead).",
     "overapplied": "The payment of {amount} is applied to invoices for {value} in total, more than was received.",
     "unmapped_tax_code": "{subject} uses the tax code {value!r}, which has no entry in taxes.map.",
+    "tax_rate_mismatch": "{subject} was taxed at {value}%, which is not the rate of the QuickBooks tax code its "
+    "tax code maps to (taxes.map, taxes.rates); its tax would be booked on the wrong rates.",
     "date_too_old": "{subject} is dated {value}, before 1950; that is taken for a typo or a placeholder date. "
     "Correct the date in the source.",
     "amount_too_large": "{subject} has {a_label} of {value}, more than QuickBooks can hold (at most 10 digits "

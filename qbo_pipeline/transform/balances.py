@@ -20,11 +20,11 @@ def _cents_by(keys: pd.Series, amounts: pd.Series) -> pd.Series:
 
 def invoice_states(invoices: pd.DataFrame, invoice_lines: pd.DataFrame,
                    payment_applications: pd.DataFrame | None = None,
-                   credits: pd.DataFrame | None = None) -> dict[str, InvoiceState]:
+                   credits: pd.DataFrame | None = None, *, inclusive: bool = False) -> dict[str, InvoiceState]:
     """Per invoice: status, customer, total (lines minus discounts, plus billed tax, minus the
     invoice discount), and balance after the payment applications, the (not deleted) credits
     that name it and the credit notes that credit it."""
-    net = invoice_total_cents(invoices, invoice_lines)
+    net = invoice_total_cents(invoices, invoice_lines, inclusive=inclusive)
     paid = pd.Series(dtype="int64")
     if payment_applications is not None and not payment_applications.empty:
         paid = _cents_by(payment_applications["invoice_id"], payment_applications["amount"])

@@ -12,6 +12,7 @@ from qbo_pipeline.transform.invoices import transaction_skips
 from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
 from qbo_pipeline.transform.payments import linked_line
 from qbo_pipeline.transform.rules import Report, iso_date, money, text, to_cents
+from qbo_pipeline.transform.taxes import NO_DEFAULT_CODE, lacks_default_code
 
 BAD_DEBT_PREFIX = "bad_debt:"
 APPLY_PREFIX = "apply:"
@@ -80,6 +81,7 @@ def build_credit_memos(credits: pd.DataFrame, config: PipelineConfig,
     credits = credits.sort_values("id", kind="stable").reset_index(drop=True)
     before = transaction_skips(credits["date"], options.sync_start_date)
     amounts = to_cents(credits["amount"].to_numpy())
+    no_code = lacks_default_code(config.taxes)
     payloads: list[Payload] = []
     applications: list[Payload] = []
     columns = ["id", "customer_id", "invoice_id", "kind", "date", "currency", "product_id", "description", "deleted"]
@@ -89,6 +91,9 @@ def build_credit_memos(credits: pd.DataFrame, config: PipelineConfig,
         if before[index]:
             report.skip(sid, "before_sync_start",
                         f"Dated {iso_date(when)}, before the sync start date {options.sync_start_date.isoformat()}.")
+            continue
+        if no_code:
+            report.skip(sid, "no_default_tax_code", NO_DEFAULT_CODE)
             continue
         cents = int(amounts[index])
         label = {"credit": "Credit", "write_off": "Write-off", "bad_debt": "Bad debt"}[kind]

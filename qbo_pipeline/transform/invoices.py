@@ -28,6 +28,7 @@ from qbo_pipeline.transform.rules import (
     text,
     to_cents,
 )
+from qbo_pipeline.transform.taxes import line_amounts
 
 UNPAID_STATUSES = {"sent"}
 APPLY_NOTE_PREFIX = "apply_note:"
@@ -144,7 +145,11 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
     invoice_discount = per_invoice(discount_cents)
     net_cents = per_invoice(amount_cents) - invoice_discount
     taxes = invoice_taxes(exported, per_invoice(line_tax_cents), per_invoice(line_has_tax.astype("int64")) > 0)
-    extra_discount, after_tax = invoice_discounts(exported, net_cents, taxes)
+    inclusive = config.taxes.inclusive
+    extra_discount, after_tax = invoice_discounts(exported, net_cents, taxes, inclusive=inclusive)
+    own_cents = to_cents(np.nan_to_num(exported["tax_amount"].to_numpy(dtype="float64")))
+    amounts = line_amounts(amount_cents, line_tax_cents, own_cents, taxes, bounds_left, bounds_right, config.taxes)
+    sent_cents, gross_cents = amounts.sent, amounts.gross
 
     generic = named_ref("Item", options.generic_item)
     tax_refs = _RefCache(lambda code: named_ref("TaxCode", code))
@@ -153,10 +158,10 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
     max_desc = options.description_max_length
 
     if options.aggregate_lines:
-        built_lines, overflow = _aggregated_lines(line_invoice, amount_cents, codes, generic, tax_refs)
+        built_lines, overflow = _aggregated_lines(line_invoice, sent_cents, codes, generic, tax_refs, gross_cents)
     else:
-        built_lines, overflow = _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_refs,
-                                                max_desc, report)
+        built_lines, overflow = _detailed_lines(lines, pos, line_invoice, sent_cents, codes, generic, tax_refs,
+                                                max_desc, report, gross_cents)
 
     doc_numbers = unique_doc_numbers(dict(zip(exported["id"].astype(str), exported["number"], strict=True)))
     payloads = []
@@ -200,13 +205,16 @@ def build_invoices(invoices: pd.DataFrame, lines: pd.DataFrame, config: Pipeline
             body["ApplyTaxAfterDiscount"] = not bool(after_tax[index])
         if taxes[index] is not None:
             body["TxnTaxDetail"] = {"TotalTax": int(taxes[index]) / 100}
+            rate_lines = amounts.rate_lines(left, right, codes, discount_cents, bool(own_cents[index]), config.taxes)
+            if rate_lines:
+                body["TxnTaxDetail"]["TaxLine"] = rate_lines
         action = "delete" if deleted else "void" if status == "void" else "upsert"
         if entity == "CreditMemo" and action == "void":
             action = "delete"  # QBO documents no void for credit memos
         payloads.append(Payload(entity, sid, body, action=action, lookup=lookup, txn_date=body["TxnDate"]))
         credited = text(credited)
         if entity == "CreditMemo" and credited and action == "upsert" and options.apply_credits_to_invoices:
-            total = int(net_cents[index]) - int(extra_discount[index]) + int(taxes[index] or 0)
+            total = int(net_cents[index]) - int(extra_discount[index]) + (0 if inclusive else int(taxes[index] or 0))
             if total > 0:
                 applications.append(credit_application(sid, credited, str(customer), body["TxnDate"], total,
                                                        currency, config))
@@ -244,12 +252,13 @@ def invoice_taxes(invoices: pd.DataFrame, line_tax_cents: np.ndarray, any_line_t
     return [int(line_tax_cents[i] + own_cents[i]) if billed[i] else None for i in range(len(invoices))]
 
 
-def invoice_discounts(invoices: pd.DataFrame, net_cents: np.ndarray,
-                      taxes: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+def invoice_discounts(invoices: pd.DataFrame, net_cents: np.ndarray, taxes: list[int | None],
+                      *, inclusive: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(invoice-level discount in cents, applies after tax) per invoice.
 
     An amount is taken as is; a percent applies to the lines after their own discounts, plus
-    the billed tax when the source applies it after tax, rounded half-up to cents. It is sent
+    the billed tax when the source applies it after tax (with tax-inclusive amounts: minus the
+    billed tax when it applies before tax), rounded half-up to cents. It is sent
     as an amount, so QBO's total is the source's to the cent (QBO's own percent discount would
     apply to the lines only and allows 2 decimals).
     """
@@ -261,15 +270,18 @@ def invoice_discounts(invoices: pd.DataFrame, net_cents: np.ndarray,
         if not np.isnan(amount[i]) and amount[i]:
             cents[i] = to_cents(np.array([amount[i]]))[0]
         elif not np.isnan(percent[i]) and percent[i]:
-            base = Decimal(int(net_cents[i]) + (int(taxes[i] or 0) if after[i] else 0))
+            if inclusive:
+                base = Decimal(int(net_cents[i]) - (0 if after[i] else int(taxes[i] or 0)))
+            else:
+                base = Decimal(int(net_cents[i]) + (int(taxes[i] or 0) if after[i] else 0))
             pct = Decimal(repr(float(percent[i])))
             cents[i] = int((base * pct / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return cents, after
 
 
-def invoice_total_cents(invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
-    """Invoice id -> total in cents as exported: lines minus discounts, plus billed tax, minus the
-    invoice-level discount (the same arithmetic as the payloads)."""
+def invoice_total_cents(invoices: pd.DataFrame, lines: pd.DataFrame, *, inclusive: bool = False) -> pd.Series:
+    """Invoice id -> total in cents as exported: lines minus discounts, plus billed tax (unless the
+    amounts include it), minus the invoice-level discount (the same arithmetic as the payloads)."""
     by_invoice = lines.groupby("invoice_id", sort=False)
     ids = invoices["id"].astype(str)
 
@@ -280,8 +292,8 @@ def invoice_total_cents(invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.Serie
     net = summed("amount") - summed("discount")
     has_line_tax = ids.map(by_invoice["tax_amount"].count() if len(lines) else pd.Series(dtype="int64")).fillna(0)
     taxes = invoice_taxes(invoices, summed("tax_amount"), has_line_tax.to_numpy() > 0)
-    extra, _ = invoice_discounts(invoices, net, taxes)
-    total = net - extra + np.array([t or 0 for t in taxes], dtype="int64")
+    extra, _ = invoice_discounts(invoices, net, taxes, inclusive=inclusive)
+    total = net - extra + (0 if inclusive else np.array([t or 0 for t in taxes], dtype="int64"))
     return pd.Series(total, index=ids.to_numpy())
 
 
@@ -332,7 +344,11 @@ def _private_note(sid: str, memo: str | None, overflow: tuple | list, report: Re
     return note
 
 
-def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_refs, max_desc, report):
+def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_refs, max_desc, report,
+                    gross_cents=None):
+    """One SalesItemLine per source line. ``gross_cents`` (tax-inclusive amounts): per line the gross
+    for ``TaxInclusiveAmt`` (-1: the amount is already net); then Qty goes alone and QBO derives the
+    (net) UnitPrice, as its tax-inclusive answers show."""
     product = lines["product_id"].to_numpy()[pos]
     name = lines["name"].to_numpy()[pos]
     description = lines["description"].to_numpy()[pos]
@@ -341,6 +357,9 @@ def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_
     price = np.round(lines["unit_price"].to_numpy(dtype="float64")[pos], 4)
     priced = exact_pairs(qty, price, amount_cents)
     has_pair = ~np.isnan(qty) & ~np.isnan(price)
+    if gross_cents is not None:
+        priced = np.zeros(len(pos), dtype=bool)
+        has_pair = np.zeros(len(pos), dtype=bool)
     amounts = amount_cents / 100
     item_refs = _RefCache(lambda pid: source_ref("Item", pid))
     overflow: dict[str, list] = {}
@@ -352,6 +371,10 @@ def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_
         if priced[i]:
             detail["Qty"] = float(qty[i])
             detail["UnitPrice"] = float(price[i])
+        elif gross_cents is not None and qty[i] == qty[i] and qty[i]:
+            detail["Qty"] = float(qty[i])
+        if gross_cents is not None and gross_cents[i] >= 0:
+            detail["TaxInclusiveAmt"] = int(gross_cents[i]) / 100
         detail["TaxCodeRef"] = tax_refs[codes[i]]
         line = {"LineNum": int(line_no[i]), "Amount": float(amounts[i]), "DetailType": "SalesItemLineDetail",
                 "SalesItemLineDetail": detail}
@@ -380,23 +403,29 @@ def _detailed_lines(lines, pos, line_invoice, amount_cents, codes, generic, tax_
     return lines_of, overflow
 
 
-def _aggregated_lines(line_invoice, amount_cents, codes, generic, tax_refs):
+def _aggregated_lines(line_invoice, amount_cents, codes, generic, tax_refs, gross_cents=None):
     """One line per invoice and tax code: the sum of its lines, on the generic item."""
-    frame = pd.DataFrame({"invoice": line_invoice, "code": codes, "cents": amount_cents, "n": 1})
+    gross = np.full(len(amount_cents), -1, dtype="int64") if gross_cents is None else gross_cents
+    frame = pd.DataFrame({"invoice": line_invoice, "code": codes, "cents": amount_cents, "n": 1, "gross": gross})
     frame["row"] = np.arange(len(frame))
     grouped = frame.groupby(["invoice", "code"], sort=False).agg(cents=("cents", "sum"), n=("n", "sum"),
-                                                                  first=("row", "min"))
+                                                                  first=("row", "min"), gross=("gross", "sum"),
+                                                                  net_only=("gross", "min"))
     grouped = grouped.sort_values("first")
     starts = grouped["first"].to_numpy()
     built = []
-    for number, ((_, code), cents, count) in enumerate(
-            zip(grouped.index, grouped["cents"].to_numpy(), grouped["n"].to_numpy(), strict=True)):
+    for number, ((_, code), cents, count, gross_sum, net_only) in enumerate(
+            zip(grouped.index, grouped["cents"].to_numpy(), grouped["n"].to_numpy(), grouped["gross"].to_numpy(),
+                grouped["net_only"].to_numpy(), strict=True)):
+        detail = {"ItemRef": generic, "TaxCodeRef": tax_refs[code]}
+        if net_only >= 0:  # every line of the group is gross (code-only, tax-inclusive)
+            detail["TaxInclusiveAmt"] = int(gross_sum) / 100
         built.append({
             "LineNum": number + 1,
             "Amount": int(cents) / 100,
             "DetailType": "SalesItemLineDetail",
             "Description": f"{int(count)} billed line{'s' if count != 1 else ''}",
-            "SalesItemLineDetail": {"ItemRef": generic, "TaxCodeRef": tax_refs[code]},
+            "SalesItemLineDetail": detail,
         })
 
     def lines_of(left: int, right: int) -> list[dict]:

@@ -11,6 +11,7 @@ from qbo_pipeline.transform.invoices import transaction_skips
 from qbo_pipeline.transform.payload import Payload, named_ref, source_ref
 from qbo_pipeline.transform.payments import reference_number
 from qbo_pipeline.transform.rules import LIMITS, Report, iso_date, text, to_cents
+from qbo_pipeline.transform.taxes import NO_DEFAULT_CODE, lacks_default_code
 
 
 def refund_account(row_account: str | None, payment_id: str | None, config: PipelineConfig,
@@ -35,6 +36,7 @@ def build_refund_receipts(refunds: pd.DataFrame, config: PipelineConfig,
     refunds = refunds.sort_values("id", kind="stable").reset_index(drop=True)
     before = transaction_skips(refunds["date"], options.sync_start_date)
     amounts = to_cents(refunds["amount"].to_numpy())
+    no_code = lacks_default_code(config.taxes)
     payloads = []
     columns = ["id", "customer_id", "payment_id", "date", "currency", "method", "reference", "refund_account",
                "product_id", "description", "deleted"]
@@ -44,6 +46,9 @@ def build_refund_receipts(refunds: pd.DataFrame, config: PipelineConfig,
         if before[index]:
             report.skip(sid, "before_sync_start",
                         f"Dated {iso_date(when)}, before the sync start date {options.sync_start_date.isoformat()}.")
+            continue
+        if no_code:
+            report.skip(sid, "no_default_tax_code", NO_DEFAULT_CODE)
             continue
         note = f"Refund of payment {payment}." if payment else None
         desc, note = described(report, sid, text(description), config, note)

@@ -40,9 +40,14 @@ def tip_item(config: PipelineConfig) -> str:
 def receipt_line(config: PipelineConfig, number: int, cents: int, item_ref: dict, tax_code: str | None,
                  description: str | None = None, qty: float | None = None, price: float | None = None,
                  class_name: object = None) -> dict:
-    """One SalesItemLine of a receipt."""
+    """One SalesItemLine of a receipt. With tax-inclusive amounts (non-US, ``TaxInclusive``) the
+    amount goes as ``TaxInclusiveAmt`` and QBO works out the net line and its UnitPrice (docs/tax.md)."""
     detail: dict = {"ItemRef": item_ref}
-    if qty is not None and price is not None:
+    if config.taxes.inclusive:
+        detail["TaxInclusiveAmt"] = cents / 100
+        if qty:
+            detail["Qty"] = qty
+    elif qty is not None and price is not None:
         detail["Qty"], detail["UnitPrice"] = qty, price
     if tax_code:
         detail["TaxCodeRef"] = named_ref("TaxCode", tax_code)
