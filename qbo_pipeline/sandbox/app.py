@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from qbo_pipeline.sandbox import documents as D
 from qbo_pipeline.sandbox import errors as E
 from qbo_pipeline.sandbox import preferences as P
 from qbo_pipeline.sandbox import query as Q
@@ -505,6 +506,10 @@ async def _dispatch(request: Request, sandbox: Sandbox, company: Company, segmen
             if replay is not None:
                 sandbox.count(company.realm, "replayed")
                 return Response(replay[1], status_code=replay[0], media_type="application/json")
+        if request.method == "GET" and len(segments) == 3 and segments[2].lower() == "pdf":
+            record = Rules(company, now).read(_entity(segments[0]), segments[1])
+            name = company.table("CompanyInfo").get("1", {}).get("CompanyName", company.realm)
+            return Response(D.render_pdf(_entity(segments[0]), record, name), media_type="application/pdf")
         try:
             body = await _execute(request, sandbox, company, segments, kind)
         except (TypeError, ValueError, AttributeError) as exc:
@@ -556,6 +561,9 @@ async def _execute(request: Request, sandbox: Sandbox, company: Company, segment
         if len(segments) < 2 or not segments[1]:
             raise E.required("Id")
         return {entity: _decorate(request, company, entity, rules.read(entity, segments[1]))}
+    if len(segments) == 3 and segments[2].lower() == "send":
+        record = rules.read(entity, segments[1])
+        return {entity: D.send(company, entity, record, request.query_params.get("sendTo"), sandbox.now())}
     body, wrapped = _single_entity(await _read_json(request))
     if wrapped and wrapped != entity:
         raise E.QBOFault(2010, "Request has invalid or unsupported property",
