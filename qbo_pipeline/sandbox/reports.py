@@ -41,7 +41,7 @@ CURRENT_LIABILITIES = [("AP", "Accounts Payable", {"Accounts Payable"}), ("Credi
 TXN_LABEL = {"Invoice": "Invoice", "Payment": "Payment", "CreditMemo": "Credit Memo", "RefundReceipt": "Refund",
              "SalesReceipt": "Sales Receipt", "Deposit": "Deposit", "Bill": "Bill", "BillPayment": "Bill Payment (Check)",
              "VendorCredit": "Vendor Credit", "Purchase": "Expense", "JournalEntry": "Journal Entry",
-             "Transfer": "Transfer", "Account": "Opening Balance"}
+             "Transfer": "Transfer", "CreditCardPayment": "Credit Card Payment", "Account": "Opening Balance"}
 
 
 def money(value: Any) -> Decimal:
@@ -134,7 +134,10 @@ class Ledger:
         return self._find(subtype="UndepositedFunds", virtual=("Undeposited Funds", "Other Current Asset"))
 
     def _discount(self) -> str:
-        return self._find(subtype="DiscountsRefundsGiven", virtual=("Discounts given", "Income"))
+        """QBO's default discount account is "Discounts given" (Refunds-Allowances shares its subtype)."""
+        named = next((i for i in sorted(self.accounts, key=_id_key)
+                      if self.accounts[i].get("Name") == "Discounts given"), None)
+        return named or self._find(subtype="DiscountsRefundsGiven", virtual=("Discounts given", "Income"))
 
     def _sales_tax(self) -> str:
         return self._find(subtype="GlobalTaxPayable", virtual=("Sales Tax Payable", "Other Current Liability"))
@@ -305,6 +308,10 @@ class Ledger:
             amount = money(txn.get("Amount"))
             self._post(txn, "Transfer", get_path(txn, "ToAccountRef.value"), amount)
             self._post(txn, "Transfer", get_path(txn, "FromAccountRef.value"), -amount)
+        for txn in tables.get("CreditCardPayment", {}).values():
+            amount = money(txn.get("Amount"))
+            self._post(txn, "CreditCardPayment", get_path(txn, "CreditCardAccountRef.value"), amount)
+            self._post(txn, "CreditCardPayment", get_path(txn, "BankAccountRef.value"), -amount)
         self.postings.sort(key=lambda p: (p.when, _id_key(p.txn_id)))
 
     # ------------------------------------------------------------ sums
