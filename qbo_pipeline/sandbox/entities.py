@@ -33,6 +33,16 @@ ENTITY_BY_SEGMENT = {
         "Budget", "Attachable", "Transfer", "CreditCardPayment",
     )
 }
+# entity -> the key QBO's JSON holds it under, where that is not its name (its endpoint is /creditcardpayment)
+JSON_NAME = {"CreditCardPayment": "CreditCardPaymentTxn"}
+ENTITY_BY_JSON_NAME = {**{name: name for name in ENTITY_BY_SEGMENT.values()},
+                       **{json: entity for entity, json in JSON_NAME.items()}}
+
+
+def json_name(entity: str) -> str:
+    return JSON_NAME.get(entity, entity)
+
+
 PEOPLE = ("Customer", "Vendor", "Employee")
 NAME_LISTS = {"Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Term", "TaxCode", "TaxRate",
               "Class", "Department", "Budget"}

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from qbo_pipeline.sandbox import errors as E
-from qbo_pipeline.sandbox.entities import ENTITY_BY_SEGMENT, NAME_LISTS, get_path, parse_time
+from qbo_pipeline.sandbox.entities import ENTITY_BY_SEGMENT, NAME_LISTS, get_path, json_name, parse_time
 
 DEFAULT_MAX_RESULTS = 100
 MAX_MAX_RESULTS = 1000
@@ -358,4 +358,4 @@ def run(query: Query, records: dict[str, dict]) -> dict:
         page = hits[query.start - 1: query.start - 1 + query.max_results]
     if not page:
         return {}
-    return {query.entity: page, "startPosition": query.start, "maxResults": len(page)}
+    return {json_name(query.entity): page, "startPosition": query.start, "maxResults": len(page)}
