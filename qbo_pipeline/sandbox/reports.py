@@ -92,6 +92,8 @@ class Ledger:
         self.items = company.table("Item")
         self.postings: list[Posting] = []
         self._virtual: dict[str, dict] = {}
+        self._order = sorted(self.accounts, key=_id_key)  # the chart by Id, sorted once per ledger
+        self._found: dict[tuple, str] = {}  # _find's answers: every transaction asks the same few
         self._build()
 
     # ------------------------------------------------------------ accounts
@@ -108,13 +110,20 @@ class Ledger:
     def _find(self, *, subtype: str | None = None, account_type: str | None = None, name: str | None = None,
               virtual: tuple[str, str] | None = None) -> str:
         """The first account (by Id) matching; else a virtual one, as QBO creates them on first use."""
-        for account_id in sorted(self.accounts, key=_id_key):
+        wanted = (subtype, account_type, name, virtual)
+        if wanted not in self._found:
+            self._found[wanted] = self._search(subtype, account_type, name, virtual)
+        return self._found[wanted]
+
+    def _search(self, subtype: str | None, account_type: str | None, name: str | None,
+                virtual: tuple[str, str] | None) -> str:
+        for account_id in self._order:
             account = self.accounts[account_id]
             if subtype and account.get("AccountSubType") == subtype:
                 return account_id
             if name and account.get("Name") == name:
                 return account_id
-        for account_id in sorted(self.accounts, key=_id_key):
+        for account_id in self._order:
             if account_type and self.accounts[account_id].get("AccountType") == account_type:
                 return account_id
         label, kind = virtual or (name or subtype or "Unassigned", account_type or "Other Current Asset")
@@ -135,8 +144,7 @@ class Ledger:
 
     def _discount(self) -> str:
         """QBO's default discount account is "Discounts given" (Refunds-Allowances shares its subtype)."""
-        named = next((i for i in sorted(self.accounts, key=_id_key)
-                      if self.accounts[i].get("Name") == "Discounts given"), None)
+        named = next((i for i in self._order if self.accounts[i].get("Name") == "Discounts given"), None)
         return named or self._find(subtype="DiscountsRefundsGiven", virtual=("Discounts given", "Income"))
 
     def _sales_tax(self) -> str:
