@@ -134,15 +134,17 @@ def run_node_suite(root: str, tokens: dict[str, str], suite: Path) -> dict:
     logs = {}
     try:
         for test_file in sorted((suite / "test").glob("*.js")):  # one mocha run per file: a file that
-            proc = subprocess.run(                                # cannot load fails alone
+            report = WORK / f"mocha-{test_file.stem}.json"          # cannot load fails alone
+            report.unlink(missing_ok=True)
+            proc = subprocess.run(  # the JSON report goes to a file: the tests console.log to stdout
                 ["node", "node_modules/mocha/bin/mocha.js", "--require", "./sandbox-base-url.js", "--reporter",
-                 "json", "--exit", f"test/{test_file.name}"],
+                 "json", "--reporter-option", f"output={report}", "--exit", f"test/{test_file.name}"],
                 cwd=suite, env={**os.environ, "QBO_SANDBOX_ROOT": root}, capture_output=True, text=True,
                 timeout=1200)
-            logs[test_file.name] = {"stdout": proc.stdout, "stderr": proc.stderr[-4000:]}
+            logs[test_file.name] = {"stdout": proc.stdout[-4000:], "stderr": proc.stderr[-4000:]}
             try:
-                result = json.loads(proc.stdout[proc.stdout.index("{"):])
-            except ValueError:
+                result = json.loads(report.read_text())
+            except (OSError, ValueError):
                 counts["failed"] += 1
                 first = next((line for line in proc.stderr.splitlines() if line.startswith("Error")), proc.stderr[:200])
                 failures.append(f"{test_file.name} did not load: {first}")

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from qbo_pipeline.sandbox import documents as D
 from qbo_pipeline.sandbox import errors as E
 from qbo_pipeline.sandbox import preferences as P
 from qbo_pipeline.sandbox import query as Q
@@ -33,12 +34,14 @@ from qbo_pipeline.sandbox import reports as R
 from qbo_pipeline.sandbox.clock import AdjustableClock
 from qbo_pipeline.sandbox.entities import (
     CDC_EXCLUDED,
+    ENTITY_BY_JSON_NAME,
     ENTITY_BY_SEGMENT,
     NAME_FIELD,
     SALES_FORMS,
     SINGLETONS,
     Company,
     Rules,
+    json_name,
     parse_time,
     qbo_time,
 )
@@ -291,8 +294,8 @@ def _single_entity(body: Any) -> tuple[dict, str | None]:
                          "The request body must be a JSON object")
     if len(body) == 1:
         (key, value), = body.items()
-        if key in ENTITY_BY_SEGMENT.values() and isinstance(value, dict):
-            return value, key
+        if key in ENTITY_BY_JSON_NAME and isinstance(value, dict):
+            return value, ENTITY_BY_JSON_NAME[key]
     return body, None
 
 
@@ -377,7 +380,7 @@ def _cdc(sandbox: Sandbox, company: Company, entities: str, changed_since: str) 
         found = found[:remaining]
         remaining -= len(found)
         if found:
-            responses.append({entity: found, "startPosition": 1, "maxResults": len(found),
+            responses.append({json_name(entity): found, "startPosition": 1, "maxResults": len(found),
                               "totalCount": len(found)})
         else:
             responses.append({})
@@ -414,16 +417,16 @@ def _batch(sandbox: Sandbox, company: Company, body: Any) -> dict:
                 if operation not in ("create", "update", "delete"):
                     raise E.QBOFault(2010, "Request has invalid or unsupported property",
                                      f"Unsupported batch operation {operation!r}", element="operation")
-                names = [k for k in item if k in ENTITY_BY_SEGMENT.values()]
+                names = [k for k in item if k in ENTITY_BY_JSON_NAME]
                 if len(names) != 1:
                     raise E.QBOFault(2010, "Request has invalid or unsupported property",
                                      "Each batch item needs exactly one entity object", element="BatchItemRequest")
-                entity = names[0]
+                entity = ENTITY_BY_JSON_NAME[names[0]]
                 if str(item.get("optionsData", "")).lower() == "void":
                     operation = "void"
                 writes += 1
-                result = _execute_write(rules, entity, item[entity], operation, "", sandbox)
-                answer[entity] = result
+                result = _execute_write(rules, entity, item[names[0]], operation, "", sandbox)
+                answer[json_name(entity)] = result
         except E.QBOFault as fault:
             answer["Fault"] = fault.fault()
         except (TypeError, ValueError, AttributeError) as exc:
@@ -505,6 +508,10 @@ async def _dispatch(request: Request, sandbox: Sandbox, company: Company, segmen
             if replay is not None:
                 sandbox.count(company.realm, "replayed")
                 return Response(replay[1], status_code=replay[0], media_type="application/json")
+        if request.method == "GET" and len(segments) == 3 and segments[2].lower() == "pdf":
+            record = Rules(company, now).read(_entity(segments[0]), segments[1])
+            name = company.table("CompanyInfo").get("1", {}).get("CompanyName", company.realm)
+            return Response(D.render_pdf(_entity(segments[0]), record, name), media_type="application/pdf")
         try:
             body = await _execute(request, sandbox, company, segments, kind)
         except (TypeError, ValueError, AttributeError) as exc:
@@ -555,7 +562,10 @@ async def _execute(request: Request, sandbox: Sandbox, company: Company, segment
             return {entity: rules.exchange_rate(params.get("sourcecurrencycode", ""), params.get("asofdate"))}
         if len(segments) < 2 or not segments[1]:
             raise E.required("Id")
-        return {entity: _decorate(request, company, entity, rules.read(entity, segments[1]))}
+        return {json_name(entity): _decorate(request, company, entity, rules.read(entity, segments[1]))}
+    if len(segments) == 3 and segments[2].lower() == "send":
+        record = rules.read(entity, segments[1])
+        return {entity: D.send(company, entity, record, request.query_params.get("sendTo"), sandbox.now())}
     body, wrapped = _single_entity(await _read_json(request))
     if wrapped and wrapped != entity:
         raise E.QBOFault(2010, "Request has invalid or unsupported property",
@@ -564,7 +574,7 @@ async def _execute(request: Request, sandbox: Sandbox, company: Company, segment
     if entity in SINGLETONS:
         body = {**body, "Id": "1"}
     written = _execute_write(rules, entity, body, operation, _include(request), sandbox)
-    return {entity: _decorate(request, company, entity, written)}
+    return {json_name(entity): _decorate(request, company, entity, written)}
 
 
 def _decorate(request: Request, company: Company, entity: str, record: dict) -> dict:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from qbo_pipeline.sandbox.entities import Company
 
 BANK_OR_ASSET = {"Bank", "Other Current Asset"}
+BALANCE_SHEET_TYPES = {"Bank", "Other Current Asset", "Fixed Asset", "Other Asset", "Credit Card",
+                       "Other Current Liability", "Long Term Liability", "Equity"}
 EXPENSE_LINE_TYPES = ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail")
 PURCHASE_PAYMENT_TYPES = {"Cash": {"Bank"}, "Check": {"Bank"}, "CreditCard": {"Credit Card"}}
 ATTACHABLE_TARGETS = {"Invoice", "Estimate", "SalesReceipt", "CreditMemo", "RefundReceipt", "Payment", "Bill",
@@ -626,3 +628,40 @@ class BookkeepingRules:
                 "AsOfDate": on if source == C.home(preferences) else C.FEED_DATE, "SyncToken": "0",
                 "domain": "QBO", "sparse": False,
                 "MetaData": {"LastUpdatedTime": meta_time(self.now)}}
+
+    # ------------------------------------------------------------ transfers and credit card payments
+    def _complete_transfer(self, record: dict, old: dict | None) -> None:
+        """Transfer: money moved between two balance-sheet accounts (bank, card, asset, liability, equity)."""
+        for key in ("FromAccountRef", "ToAccountRef", "Amount"):
+            if record.get(key) in (None, ""):
+                raise E.required(key)
+        self._txn_date("Transfer", record, old)
+        self._resolve_refs("Transfer", record)
+        for key in ("FromAccountRef", "ToAccountRef"):
+            self._account_of_type(record, key, BALANCE_SHEET_TYPES, "a balance sheet")
+        if ref_value(record, "FromAccountRef") == ref_value(record, "ToAccountRef"):
+            raise E.business("You can't transfer money to the account it comes from: choose two different "
+                             "accounts.", element="ToAccountRef")
+        amount = A.money(record["Amount"], "Amount")
+        if amount < 0:
+            raise E.business("A transfer amount can't be negative.", element="Amount")
+        _, exchange = C.transaction_currency(self.company, record, None)
+        record["Amount"] = float(amount)
+        C.set_home_total(self.company, record, amount, exchange)
+
+    def _complete_credit_card_payment(self, record: dict, old: dict | None) -> None:
+        """CreditCardPayment: a bank account pays down a credit card account's balance."""
+        for key in ("CreditCardAccountRef", "BankAccountRef", "Amount"):
+            if record.get(key) in (None, ""):
+                raise E.required(key)
+        self._txn_date("CreditCardPayment", record, old)
+        self._resolve_refs("CreditCardPayment", record)
+        self._account_of_type(record, "CreditCardAccountRef", {"Credit Card"}, "a credit card")
+        self._account_of_type(record, "BankAccountRef", {"Bank"}, "a bank")
+        amount = A.money(record["Amount"], "Amount")
+        if amount <= 0:
+            raise E.business("A credit card payment amount must be more than zero.", element="Amount")
+        _, exchange = C.transaction_currency(self.company, record, None)
+        record["Amount"] = float(amount)
+        C.set_home_total(self.company, record, amount, exchange)
+        record.setdefault("PrintStatus", "NotSet")

@@ -31,9 +31,19 @@ ENTITY_BY_SEGMENT = {
         "RefundReceipt", "TaxCode", "TaxRate", "PaymentMethod", "Term", "CompanyInfo", "Preferences",
         "SalesReceipt", "Estimate", "Deposit", "Bill", "BillPayment", "Purchase", "PurchaseOrder",
         "VendorCredit", "JournalEntry", "Class", "Department", "TaxAgency", "TimeActivity", "ExchangeRate",
-        "Budget", "Attachable",
+        "Budget", "Attachable", "Transfer", "CreditCardPayment",
     )
 }
+# entity -> the key QBO's JSON holds it under, where that is not its name (its endpoint is /creditcardpayment)
+JSON_NAME = {"CreditCardPayment": "CreditCardPaymentTxn"}
+ENTITY_BY_JSON_NAME = {**{name: name for name in ENTITY_BY_SEGMENT.values()},
+                       **{json: entity for entity, json in JSON_NAME.items()}}
+
+
+def json_name(entity: str) -> str:
+    return JSON_NAME.get(entity, entity)
+
+
 PEOPLE = ("Customer", "Vendor", "Employee")
 NAME_LISTS = {"Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Term", "TaxCode", "TaxRate",
               "Class", "Department", "Budget"}
@@ -41,7 +51,8 @@ NAME_LISTS = {"Customer", "Vendor", "Employee", "Item", "Account", "PaymentMetho
 SALES_FORMS = {"Invoice", "CreditMemo", "RefundReceipt", "SalesReceipt", "Estimate"}
 # purchase forms: account- and item-based expense lines, a vendor (or payee) and a paying account
 EXPENSE_FORMS = {"Bill", "VendorCredit", "Purchase", "PurchaseOrder"}
-TRANSACTIONS = SALES_FORMS | EXPENSE_FORMS | {"Payment", "Deposit", "BillPayment", "JournalEntry", "TimeActivity"}
+TRANSACTIONS = SALES_FORMS | EXPENSE_FORMS | {"Payment", "Deposit", "BillPayment", "JournalEntry", "TimeActivity",
+                                              "Transfer", "CreditCardPayment"}
 # forms whose Balance is owed by (or to) their customer or vendor
 AR_FORMS = {"Invoice": 1, "CreditMemo": -1}
 AP_FORMS = {"Bill": 1, "VendorCredit": -1}
@@ -91,6 +102,9 @@ REF_TARGETS: dict[str, str | None] = {
     "BankAccountRef": "Account",
     "CCAccountRef": "Account",
     "TaxAgencyRef": "TaxAgency",
+    "FromAccountRef": "Account",
+    "ToAccountRef": "Account",
+    "CreditCardAccountRef": "Account",
     "AgencyRef": "TaxAgency",
 }
 
@@ -131,6 +145,8 @@ MAX_LENGTHS: dict[str, dict[str, int]] = {
     "TimeActivity": {"Description": 4000},
     "Attachable": {"Note": 2000, "FileName": 1000},
     "Budget": {"Name": 100},
+    "Transfer": {"PrivateNote": 4000},
+    "CreditCardPayment": {"PrivateNote": 4000, "Memo": 4000},
 }
 MAX_LENGTHS["Vendor"] = MAX_LENGTHS["Employee"] = {
     k: v for k, v in MAX_LENGTHS["Customer"].items() if not k.startswith("ShipAddr")
@@ -152,6 +168,7 @@ ACCOUNT_TYPE_FOR_SUBTYPE = {
 }
 
 US_LINE_TAX_CODES = {"TAX", "NON"}
+DEFAULT_ITEM_ID = "1"  # "Services", the item every new QBO company has
 CENT = 0.005
 
 
@@ -511,6 +528,10 @@ class Rules(BookkeepingRules):
             self._complete_time_activity(record, old)
         elif entity == "Attachable":
             self._complete_attachable(record)
+        elif entity == "Transfer":
+            self._complete_transfer(record, old)
+        elif entity == "CreditCardPayment":
+            self._complete_credit_card_payment(record, old)
         elif entity == "Preferences":
             P.complete(record, old)
         if old and (entity, old["Id"]) in self.company.deposited and (
@@ -870,7 +891,12 @@ class Rules(BookkeepingRules):
                 if "Amount" not in line:
                     raise E.required("Line.Amount")
                 if not detail.get("ItemRef"):
-                    raise E.required("Line.SalesItemLineDetail.ItemRef")
+                    # QBO gives an item line sent without a product its default item, "Services" (Id 1 in
+                    # every new company), rather than refusing it (Intuit, QuickBooks-V3-DotNET-SDK issue 53)
+                    default = self.company.table("Item").get(DEFAULT_ITEM_ID)
+                    if default is None or default.get("Active") is False:
+                        raise E.required("Line.SalesItemLineDetail.ItemRef")
+                    detail["ItemRef"] = {"value": DEFAULT_ITEM_ID}
                 detail["ItemRef"] = self._resolve_ref("ItemRef", detail["ItemRef"], "Item")
                 numbers = A.item_line(line["Amount"], detail.get("Qty"), detail.get("UnitPrice"))
                 amount = numbers.amount
@@ -925,7 +951,13 @@ class Rules(BookkeepingRules):
             line["LineNum"] = position + 1
             next_line_id += 1
             result.append(line)
-        result.append({"Amount": float(running), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        # QBO's subtotal line follows the item lines: before a closing (transaction-level) discount,
+        # else last (Intuit's Estimate example: item, SubTotalLineDetail, DiscountLineDetail)
+        closing = len(result)
+        while closing and result[closing - 1]["DetailType"] == "DiscountLineDetail":
+            closing -= 1
+        result.insert(closing, {"Amount": float(running), "DetailType": "SubTotalLineDetail",
+                                "SubTotalLineDetail": {}})
         return result, sales, discounts, taxable
 
     def _refuse_if_paid(self, entity: str, record: dict, action: str) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from qbo_pipeline.sandbox import errors as E
-from qbo_pipeline.sandbox.entities import ENTITY_BY_SEGMENT, NAME_LISTS, get_path, parse_time
+from qbo_pipeline.sandbox.entities import ENTITY_BY_SEGMENT, NAME_LISTS, get_path, json_name, parse_time
 
 DEFAULT_MAX_RESULTS = 100
 MAX_MAX_RESULTS = 1000
@@ -68,6 +68,9 @@ FIELDS: dict[str, set[str]] = {
                      "Hours", "Minutes", "Description"},
     "ExchangeRate": {"SourceCurrencyCode", "TargetCurrencyCode", "AsOfDate", "Rate"},
     "Budget": {"Name", "StartDate", "EndDate", "BudgetType", "BudgetEntryType", "Active"},
+    "Transfer": {"TxnDate", "Amount", "FromAccountRef", "ToAccountRef", "PrivateNote", "CurrencyRef"},
+    "CreditCardPayment": {"TxnDate", "Amount", "CreditCardAccountRef", "BankAccountRef", "VendorRef",
+                          "PrivateNote", "CurrencyRef"},
     "Attachable": {"FileName", "Note", "ContentType", "Category", "Size", "AttachableRef.EntityRef",
                    "AttachableRef.EntityRef.Type", "AttachableRef.EntityRef.value"},
 }
@@ -316,6 +319,12 @@ def _matches(record: dict, cond: Condition) -> bool:
     return {"=": result == 0, "<": result < 0, ">": result > 0, "<=": result <= 0, ">=": result >= 0}[cond.op]
 
 
+# Without ORDERBY QBO lists the chart of accounts by name, as its UI does (python-quickbooks' suite,
+# written against Intuit's sandbox, relies on it: its first account is Accounts Payable, its first
+# asset account Accounts Receivable); other entities come in Id order.
+NAME_ORDERED = {"Account"}
+
+
 def _sort_key(value: Any) -> tuple:
     value = _scalar(value)
     if value is None:
@@ -339,6 +348,8 @@ def run(query: Query, records: dict[str, dict]) -> dict:
     if query.order:
         for name, descending in reversed(query.order):
             hits.sort(key=lambda r, n=name: _sort_key(get_path(r, n)), reverse=descending)
+    elif query.entity in NAME_ORDERED:
+        hits.sort(key=lambda r: str(r.get("FullyQualifiedName") or "").lower())
     else:
         hits.sort(key=lambda r: int(r["Id"]) if str(r["Id"]).isdigit() else 0)
     if query.entity == "TaxCode":  # QBO's documented quirk: TaxCode queries ignore MAXRESULTS
@@ -347,4 +358,4 @@ def run(query: Query, records: dict[str, dict]) -> dict:
         page = hits[query.start - 1: query.start - 1 + query.max_results]
     if not page:
         return {}
-    return {query.entity: page, "startPosition": query.start, "maxResults": len(page)}
+    return {json_name(query.entity): page, "startPosition": query.start, "maxResults": len(page)}

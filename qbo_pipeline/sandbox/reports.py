@@ -41,7 +41,7 @@ CURRENT_LIABILITIES = [("AP", "Accounts Payable", {"Accounts Payable"}), ("Credi
 TXN_LABEL = {"Invoice": "Invoice", "Payment": "Payment", "CreditMemo": "Credit Memo", "RefundReceipt": "Refund",
              "SalesReceipt": "Sales Receipt", "Deposit": "Deposit", "Bill": "Bill", "BillPayment": "Bill Payment (Check)",
              "VendorCredit": "Vendor Credit", "Purchase": "Expense", "JournalEntry": "Journal Entry",
-             "Transfer": "Transfer", "Account": "Opening Balance"}
+             "Transfer": "Transfer", "CreditCardPayment": "Credit Card Payment", "Account": "Opening Balance"}
 
 
 def money(value: Any) -> Decimal:
@@ -92,6 +92,8 @@ class Ledger:
         self.items = company.table("Item")
         self.postings: list[Posting] = []
         self._virtual: dict[str, dict] = {}
+        self._order = sorted(self.accounts, key=_id_key)  # the chart by Id, sorted once per ledger
+        self._found: dict[tuple, str] = {}  # _find's answers: every transaction asks the same few
         self._build()
 
     # ------------------------------------------------------------ accounts
@@ -108,13 +110,20 @@ class Ledger:
     def _find(self, *, subtype: str | None = None, account_type: str | None = None, name: str | None = None,
               virtual: tuple[str, str] | None = None) -> str:
         """The first account (by Id) matching; else a virtual one, as QBO creates them on first use."""
-        for account_id in sorted(self.accounts, key=_id_key):
+        wanted = (subtype, account_type, name, virtual)
+        if wanted not in self._found:
+            self._found[wanted] = self._search(subtype, account_type, name, virtual)
+        return self._found[wanted]
+
+    def _search(self, subtype: str | None, account_type: str | None, name: str | None,
+                virtual: tuple[str, str] | None) -> str:
+        for account_id in self._order:
             account = self.accounts[account_id]
             if subtype and account.get("AccountSubType") == subtype:
                 return account_id
             if name and account.get("Name") == name:
                 return account_id
-        for account_id in sorted(self.accounts, key=_id_key):
+        for account_id in self._order:
             if account_type and self.accounts[account_id].get("AccountType") == account_type:
                 return account_id
         label, kind = virtual or (name or subtype or "Unassigned", account_type or "Other Current Asset")
@@ -134,7 +143,9 @@ class Ledger:
         return self._find(subtype="UndepositedFunds", virtual=("Undeposited Funds", "Other Current Asset"))
 
     def _discount(self) -> str:
-        return self._find(subtype="DiscountsRefundsGiven", virtual=("Discounts given", "Income"))
+        """QBO's default discount account is "Discounts given" (Refunds-Allowances shares its subtype)."""
+        named = next((i for i in self._order if self.accounts[i].get("Name") == "Discounts given"), None)
+        return named or self._find(subtype="DiscountsRefundsGiven", virtual=("Discounts given", "Income"))
 
     def _sales_tax(self) -> str:
         return self._find(subtype="GlobalTaxPayable", virtual=("Sales Tax Payable", "Other Current Liability"))
@@ -305,6 +316,10 @@ class Ledger:
             amount = money(txn.get("Amount"))
             self._post(txn, "Transfer", get_path(txn, "ToAccountRef.value"), amount)
             self._post(txn, "Transfer", get_path(txn, "FromAccountRef.value"), -amount)
+        for txn in tables.get("CreditCardPayment", {}).values():
+            amount = money(txn.get("Amount"))
+            self._post(txn, "CreditCardPayment", get_path(txn, "CreditCardAccountRef.value"), amount)
+            self._post(txn, "CreditCardPayment", get_path(txn, "BankAccountRef.value"), -amount)
         self.postings.sort(key=lambda p: (p.when, _id_key(p.txn_id)))
 
     # ------------------------------------------------------------ sums
@@ -858,10 +873,11 @@ def _open_items(company: Company, as_of: date, side: Side = RECEIVABLES) -> list
     return items
 
 
-def _aging(report: Report) -> tuple[date, int, int, list[str]]:
+def _aging(report: Report) -> tuple[date, int, int, list[str], bool]:
+    """As-of date, period length, past-due column count, column titles, and whether items age from their
+    transaction date (``aging_method=Current``) rather than their due date."""
     params = report.params.raw
-    as_of = _parse_day(params, "report_date") or (report.params.end if "date_macro" in params
-                                                    or "end_date" in params else report.params.today)
+    as_of = _balance_as_of(report)
     try:
         period = int(params.get("aging_period", 30))
         count = int(params.get("num_periods", 4))
@@ -875,7 +891,8 @@ def _aging(report: Report) -> tuple[date, int, int, list[str]]:
     count -= 1
     titles = ["Current"] + [f"{i * period + 1} - {(i + 1) * period}" for i in range(count)] + \
         [f"{count * period + 1} and over"]
-    return as_of, period, count, titles
+    by_txn_date = params.get("aging_method", "Report_Date").lower() == "current"
+    return as_of, period, count, titles, by_txn_date
 
 
 def _bucket(item: OpenItem, as_of: date, period: int, count: int, by_txn_date: bool) -> int:
@@ -890,17 +907,30 @@ def _aging_header(report: Report, as_of: date) -> dict:
     return report.header(basis=False, options=[("report_date", as_of.isoformat())], columns_by=None)
 
 
+def _wanted_items(report: Report, as_of: date, side: Side) -> list[OpenItem]:
+    """The open items as of a date of the customers (vendors) the report asks for."""
+    return [item for item in _open_items(report.company, as_of, side) if report.wanted(item.customer, side)]
+
+
+def _by_name(report: Report, names: Iterable[str], side: Side) -> list[str]:
+    return sorted(names, key=lambda c: report.customer_name(c, side.name_entity).lower())
+
+
+def _aging_answer(report: Report, as_of: date, columns: list[dict], rows: list[dict]) -> dict:
+    """An aging or balance report: its header (NoReportData when only the total row is left), columns, rows."""
+    header = _aging_header(report, as_of)
+    header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
+    return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
+
+
 def aged_receivables(report: Report, side: Side = RECEIVABLES) -> dict:
-    as_of, period, count, titles = _aging(report)
-    by_txn_date = report.params.raw.get("aging_method", "Report_Date").lower() == "current"
+    as_of, period, count, titles, by_txn_date = _aging(report)
     per_customer: dict[str, list[Decimal]] = {}
-    for item in _open_items(report.company, as_of, side):
-        if not report.wanted(item.customer, side):
-            continue
+    for item in _wanted_items(report, as_of, side):
         buckets = per_customer.setdefault(item.customer, [ZERO] * (count + 2))
         buckets[_bucket(item, as_of, period, count, by_txn_date)] += item.open
     rows, grand = [], [ZERO] * (count + 2)
-    for customer in sorted(per_customer, key=lambda c: report.customer_name(c, side.name_entity).lower()):
+    for customer in _by_name(report, per_customer, side):
         buckets = per_customer[customer]
         if not sum(buckets):
             continue
@@ -912,9 +942,7 @@ def aged_receivables(report: Report, side: Side = RECEIVABLES) -> dict:
     columns = [_column("", side.column)] + [
         _column(t, "Money", "current" if i == 0 else f"{i}") for i, t in enumerate(titles)] + [
         _column("Total", "Money", "total")]
-    header = _aging_header(report, as_of)
-    header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
-    return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
+    return _aging_answer(report, as_of, columns, rows)
 
 
 def _detail_cells(report: Report, item: OpenItem, side: Side, with_customer: bool = True) -> list[dict]:
@@ -934,12 +962,10 @@ def _detail_columns(side: Side) -> list[tuple[str, str]]:
 
 
 def aged_receivable_detail(report: Report, side: Side = RECEIVABLES) -> dict:
-    as_of, period, count, titles = _aging(report)
-    by_txn_date = report.params.raw.get("aging_method", "Report_Date").lower() == "current"
+    as_of, period, count, titles, by_txn_date = _aging(report)
     groups: list[list[OpenItem]] = [[] for _ in range(count + 2)]
-    for item in _open_items(report.company, as_of, side):
-        if report.wanted(item.customer, side):
-            groups[_bucket(item, as_of, period, count, by_txn_date)].append(item)
+    for item in _wanted_items(report, as_of, side):
+        groups[_bucket(item, as_of, period, count, by_txn_date)].append(item)
     labels = ["Current"] + [f"{t} days past due" for t in titles[1:-1]] + \
         [f"{count * period + 1} or more days past due"]
     rows, grand_amount, grand_open = [], ZERO, ZERO
@@ -955,9 +981,7 @@ def aged_receivable_detail(report: Report, side: Side = RECEIVABLES) -> dict:
     rows.append(_section(None, None, [_cell("TOTAL")] + _blank(4) + [_cell(fmt(grand_amount)), _cell(fmt(grand_open))],
                          "GrandTotal"))
     columns = [_column(title, key, key) for title, key in _detail_columns(side)]
-    header = _aging_header(report, as_of)
-    header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
-    return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
+    return _aging_answer(report, as_of, columns, rows)
 
 
 def _balance_as_of(report: Report) -> date:
@@ -969,29 +993,24 @@ def _balance_as_of(report: Report) -> date:
 def customer_balance(report: Report, side: Side = RECEIVABLES) -> dict:
     as_of = _balance_as_of(report)
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for item in _open_items(report.company, as_of, side):
-        if report.wanted(item.customer, side):
-            totals[item.customer] += item.open
+    for item in _wanted_items(report, as_of, side):
+        totals[item.customer] += item.open
     rows, grand = [], ZERO
-    for customer in sorted(totals, key=lambda c: report.customer_name(c, side.name_entity).lower()):
+    for customer in _by_name(report, totals, side):
         if totals[customer]:
             grand += totals[customer]
             rows.append(_data([_cell(report.customer_name(customer, side.name_entity), customer), _cell(fmt(totals[customer]))]))
     rows.append(_section(None, None, [_cell("TOTAL"), _cell(fmt(grand))], "GrandTotal"))
-    header = _aging_header(report, as_of)
-    header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
-    return {"Header": header, "Columns": {"Column": [_column("", side.column), _column("Total", "Money", "total")]},
-            "Rows": {"Row": rows}}
+    return _aging_answer(report, as_of, [_column("", side.column), _column("Total", "Money", "total")], rows)
 
 
 def customer_balance_detail(report: Report, side: Side = RECEIVABLES) -> dict:
     as_of = _balance_as_of(report)
     per_customer: dict[str, list[OpenItem]] = defaultdict(list)
-    for item in _open_items(report.company, as_of, side):
-        if report.wanted(item.customer, side):
-            per_customer[item.customer].append(item)
+    for item in _wanted_items(report, as_of, side):
+        per_customer[item.customer].append(item)
     rows, grand_amount, grand_open = [], ZERO, ZERO
-    for customer in sorted(per_customer, key=lambda c: report.customer_name(c, side.name_entity).lower()):
+    for customer in _by_name(report, per_customer, side):
         items, running, data = per_customer[customer], ZERO, []
         for item in items:
             running += item.open
@@ -1007,9 +1026,7 @@ def customer_balance_detail(report: Report, side: Side = RECEIVABLES) -> dict:
                                                                     _cell("")], "GrandTotal"))
     columns = [_column(t, k, k) for t, k in _detail_columns(side)[:3] + _detail_columns(side)[4:]] + [
         _column("Balance", "rbal_open_bal", "rbal_open_bal")]
-    header = _aging_header(report, as_of)
-    header["Option"][-1]["Value"] = "true" if len(rows) == 1 else "false"
-    return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
+    return _aging_answer(report, as_of, columns, rows)
 
 
 # ====================================================================== sales

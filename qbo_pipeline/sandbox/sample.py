@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from qbo_pipeline.sandbox import tax as T
 from qbo_pipeline.sandbox.entities import COMPANY_TZ, Company, Rules, meta_time
@@ -28,6 +28,7 @@ CHART = [
     ("Uncategorized Asset", "Other Current Asset", "OtherCurrentAssets"),
     ("Truck", "Fixed Asset", "Vehicles"),
     ("Mastercard", "Credit Card", "CreditCard"),
+    ("Visa", "Credit Card", "CreditCard"),
     ("Board of Equalization Payable", "Other Current Liability", "GlobalTaxPayable"),
     ("Arizona Dept. of Revenue Payable", "Other Current Liability", "GlobalTaxPayable"),
     ("Loan Payable", "Other Current Liability", "LoanPayable"),
@@ -65,6 +66,36 @@ CHART = [
     ("Penalties & Settlements", "Other Expense", "PenaltiesSettlements"),
 ]
 ACCOUNTS = [{"Name": name, "AccountType": kind, "AccountSubType": sub} for name, kind, sub in CHART]
+# Ids as Intuit's sample company has them (Ids are per entity in QBO), so that code written against
+# Intuit's sandbox, which names records by Id, finds the same records here. Confirmed by Intuit's
+# published request examples and client-library suites: accounts Services 1, Undeposited Funds 4,
+# Advertising 7, A/P 33, Checking 35, Mastercard 41, Visa 42, Pest Control Services 54, Automobile 55,
+# Sales of Product Income 79, Cost of Goods Sold 80, Inventory Asset 81, A/R 84, Discounts given 86,
+# Arizona Dept. of Revenue Payable 89; items Services 1, Concrete 3, Lighting 8, Maintenance & Repair 9,
+# Pest Control 10. The others follow Intuit's numbering as far as it is known, on free Ids below 100.
+ACCOUNT_IDS = {
+    "Services": 1, "Retained Earnings": 2, "Prepaid Expenses": 3, "Undeposited Funds": 4, "Fees Billed": 5,
+    "Refunds-Allowances": 6, "Advertising": 7, "Bank Charges": 8, "Commissions & fees": 9,
+    "Dues & Subscriptions": 10, "Insurance": 11, "Legal & Professional Fees": 12, "Meals and Entertainment": 13,
+    "Miscellaneous": 14, "Office Expenses": 15, "Rent or Lease": 17, "Supplies": 20, "Taxes & Licenses": 21,
+    "Travel": 22, "Travel Meals": 23, "Utilities": 24, "Interest Earned": 25, "Penalties & Settlements": 27,
+    "Equipment Rental": 29, "Uncategorized Expense": 30, "Uncategorized Asset": 32,
+    "Accounts Payable (A/P)": 33, "Opening Balance Equity": 34, "Checking": 35, "Savings": 36, "Truck": 37,
+    "Mastercard": 41, "Visa": 42, "Loan Payable": 43, "Notes Payable": 44, "Landscaping Services": 45,
+    "Pest Control Services": 54, "Automobile": 55, "Job Expenses": 58, "Maintenance and Repair": 72,
+    "Purchases": 78, "Sales of Product Income": 79, "Cost of Goods Sold": 80, "Inventory Asset": 81,
+    "Design income": 82, "Accounts Receivable (A/R)": 84, "Discounts given": 86,
+    "Unapplied Cash Payment Income": 87, "Board of Equalization Payable": 88,
+    "Arizona Dept. of Revenue Payable": 89,
+}
+ITEM_IDS = {
+    "Services": 1, "Hours": 2, "Concrete": 3, "Design": 4, "Rock Fountain": 5, "Gardening": 6,
+    "Installation": 7, "Lighting": 8, "Maintenance & Repair": 9, "Pest Control": 10, "Pump": 11,
+    "Refunds & Allowances": 12, "Rocks": 13, "Sod": 14, "Soil": 15, "Sprinkler Heads": 16,
+    "Sprinkler Pipes": 17, "Trimming": 18, "Gardening supplies": 19,
+}
+# the sample's other records take Ids from here (the tax lists hold 1 to 3)
+FIRST_OTHER_ID = 100
 ACCOUNTS[0]["AcctNum"] = "1010"
 TERMS = [{"Name": "Due on receipt", "DueDays": 0}, {"Name": "Net 15", "DueDays": 15},
          {"Name": "Net 30", "DueDays": 30}, {"Name": "Net 60", "DueDays": 60}, {"Name": "Net 10", "DueDays": 10}]
@@ -209,6 +240,43 @@ PAYMENTS = [
     (6, 70.00, 10, "MasterCard", "Undeposited Funds"),
     (7, 30.00, 5, "Check", "Undeposited Funds"),
 ]
+# The bookkeeping side of Intuit's sample company, each list dated in days before the company's creation.
+CLASSES = ["Design", "Landscaping", "Maintenance"]
+DEPARTMENTS = ["Half Moon Bay", "Middlefield"]  # QBO's "locations"
+# Bills: (vendor, days before creation, term, [(expense account, amount, description)])
+BILLS = [
+    ("Norton Lumber and Building Materials", 45, "Net 30", [("Job Expenses", 205.00, "Lumber")]),
+    ("PG&E", 30, "Net 15", [("Utilities", 114.09, "Gas and electric")]),
+    ("Brosnahan Insurance Agency", 25, "Net 30", [("Insurance", 241.23, "Truck insurance")]),
+    ("Robertson & Associates", 8, "Net 30", [("Legal & Professional Fees", 315.00, "Bookkeeping")]),
+]
+# Bill payments by check from Checking: (index into BILLS, amount, days before creation)
+BILL_PAYMENTS = [(0, 205.00, 20), (1, 114.09, 5)]
+# Purchases (QBO's expenses and checks): (payee vendor, days, PaymentType, paid from, [(account, amount, memo)])
+PURCHASES = [
+    ("Chin's Gas and Oil", 40, "CreditCard", "Mastercard", [("Automobile", 63.15, "Fuel")]),
+    ("Squeaky Kleen Car Wash", 33, "Cash", "Checking", [("Automobile", 19.99, "Car wash")]),
+    ("Bob's Burger Joint", 18, "CreditCard", "Visa", [("Meals and Entertainment", 18.97, "Lunch with client")]),
+    ("Hicks Hardware", 10, "Check", "Checking", [("Supplies", 88.09, "Hardware")]),
+]
+# Sales receipts: (customer, days, deposited to, [(item, qty, unit price)])
+SALES_RECEIPTS = [
+    ("Kate Whelan", 55, "Undeposited Funds", [("Sprinkler Heads", 5, 2), ("Trimming", 1, 35)]),
+    ("Dylan Sollfrank", 30, "Checking", [("Design", 3, 75)]),
+    ("Pye's Cakes", 15, "Undeposited Funds", [("Gardening", 1, 80)]),
+]
+# One deposit to Checking, 25 days before creation, of what sat in Undeposited Funds by then:
+# PAYMENTS[0] and [2] and SALES_RECEIPTS[0]
+DEPOSIT_DAYS, DEPOSIT_PAYMENTS, DEPOSIT_RECEIPTS = 25, (0, 2), (0,)
+# Estimates: (customer, days, [(item, qty, unit price)])
+ESTIMATES = [
+    ("Paulsen Medical Supplies", 20, [("Rock Fountain", 1, 275), ("Installation", 4, 50)]),
+    ("Geeta Kalapatapu", 9, [("Design", 5, 75)]),
+    ("Sonnenschein Family Store", 3, [("Pest Control", 2, 35)]),
+]
+# (from, to, amount, days): savings put aside; (card, bank, amount, days): a card bill paid
+TRANSFERS = [("Checking", "Savings", 500.00, 22)]
+CREDIT_CARD_PAYMENTS = [("Mastercard", "Checking", 63.15, 12)]
 # the sample's records all have Ids below this one; records clients create get Ids from it up
 FIRST_CLIENT_ID = 1000
 
@@ -292,9 +360,18 @@ def build_company(realm: str, now: datetime, name: str | None = None, country: s
     for table in ("CompanyInfo", "Preferences", "TaxCode", "TaxRate", "TaxAgency"):
         for record_id in company.records[table]:
             company.dirty.add((table, record_id))
-    company.next_id = first_free  # the Ids below are taken by the tax records above
     rules = Rules(company, now)
-    accounts = {a["Name"]: rules.create("Account", a) for a in T.chart(country, ACCOUNTS)}
+    accounts = {}
+    unnumbered = []  # an edition's own tax accounts have no Id in Intuit's US sample company
+    for account in T.chart(country, ACCOUNTS):
+        if account["Name"] not in ACCOUNT_IDS:
+            unnumbered.append(account)
+            continue
+        company.next_id = ACCOUNT_IDS[account["Name"]]
+        accounts[account["Name"]] = rules.create("Account", account)
+    company.next_id = max(FIRST_OTHER_ID, first_free)
+    for account in unnumbered:
+        accounts[account["Name"]] = rules.create("Account", account)
     line_code = T.sample_line_code(company)
     terms = {t["Name"]: rules.create("Term", t) for t in TERMS}
     methods = {m["Name"]: rules.create("PaymentMethod", m) for m in PAYMENT_METHODS}
@@ -314,7 +391,9 @@ def build_company(realm: str, now: datetime, name: str | None = None, country: s
             body.update({"ExpenseAccountRef": {"value": accounts["Cost of Goods Sold"]["Id"]},
                          "AssetAccountRef": {"value": accounts["Inventory Asset"]["Id"]}, "TrackQtyOnHand": True,
                          "QtyOnHand": on_hand, "InvStartDate": (now - timedelta(days=365)).date().isoformat()})
+        company.next_id, other_id = ITEM_IDS[item_name], company.next_id
         items[item_name] = rules.create("Item", body)
+        company.next_id = other_id
     today = now.astimezone(COMPANY_TZ).date()
     invoices = []
     for customer, days_ago, term, lines in INVOICES:
@@ -326,13 +405,74 @@ def build_company(realm: str, now: datetime, name: str | None = None, country: s
                       "SalesItemLineDetail": {"ItemRef": {"value": items[item_name]["Id"]}, "Qty": qty,
                                               "UnitPrice": price, "TaxCodeRef": {"value": line_code}}}
                      for item_name, qty, price in lines]}))
+    payments = []
     for number, (index, amount, days_ago, method, account) in enumerate(PAYMENTS, start=1):
         invoice = invoices[index]
-        rules.create("Payment", {
+        payments.append(rules.create("Payment", {
             "CustomerRef": {"value": invoice["CustomerRef"]["value"]}, "TotalAmt": amount,
             "TxnDate": (today - timedelta(days=days_ago)).isoformat(), "PaymentRefNum": f"{2000 + number}",
             "PaymentMethodRef": {"value": methods[method]["Id"]},
             "DepositToAccountRef": {"value": accounts[account]["Id"]},
-            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]}))
+    _bookkeeping(rules, today, accounts, terms, customers, items, payments, line_code)
     company.next_id = max(company.next_id, FIRST_CLIENT_ID)
     return company
+
+
+def _bookkeeping(rules: Rules, today: date, accounts: dict, terms: dict, customers: dict, items: dict,
+                 payments: list[dict], line_code: str) -> None:
+    """Classes, locations, bills and their payments, expenses, sales receipts, a deposit, estimates, a
+    transfer and a card payment: each posts both sides, so the sample's reports balance."""
+    def day(days_ago: int) -> str:
+        return (today - timedelta(days=days_ago)).isoformat()
+
+    def ref(records: dict, name: str) -> dict:
+        return {"value": records[name]["Id"]}
+
+    def sales_lines(lines: list[tuple[str, int, float]]) -> list[dict]:
+        return [{"DetailType": "SalesItemLineDetail", "Amount": round(qty * price, 2), "Description": name,
+                 "SalesItemLineDetail": {"ItemRef": ref(items, name), "Qty": qty, "UnitPrice": price,
+                                         "TaxCodeRef": {"value": line_code}}} for name, qty, price in lines]
+
+    def expense_lines(lines: list[tuple[str, float, str]]) -> list[dict]:
+        return [{"DetailType": "AccountBasedExpenseLineDetail", "Amount": amount, "Description": memo,
+                 "AccountBasedExpenseLineDetail": {"AccountRef": ref(accounts, account)}}
+                for account, amount, memo in lines]
+
+    vendors = {v["DisplayName"]: v for v in rules.company.table("Vendor").values()}
+    for name in CLASSES:
+        rules.create("Class", {"Name": name})
+    for name in DEPARTMENTS:
+        rules.create("Department", {"Name": name})
+    bills = [rules.create("Bill", {"VendorRef": ref(vendors, vendor), "SalesTermRef": ref(terms, term),
+                                   "TxnDate": day(days_ago), "Line": expense_lines(lines)})
+             for vendor, days_ago, term, lines in BILLS]
+    for index, amount, days_ago in BILL_PAYMENTS:
+        rules.create("BillPayment", {
+            "VendorRef": {"value": bills[index]["VendorRef"]["value"]}, "PayType": "Check", "TotalAmt": amount,
+            "TxnDate": day(days_ago), "CheckPayment": {"BankAccountRef": ref(accounts, "Checking")},
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": bills[index]["Id"], "TxnType": "Bill"}]}]})
+    for vendor, days_ago, kind, paid_from, lines in PURCHASES:
+        rules.create("Purchase", {"PaymentType": kind, "AccountRef": ref(accounts, paid_from),
+                                  "EntityRef": {**ref(vendors, vendor), "type": "Vendor"},
+                                  "TxnDate": day(days_ago), "Line": expense_lines(lines)})
+    receipts = [rules.create("SalesReceipt", {
+        "CustomerRef": ref(customers, customer), "TxnDate": day(days_ago),
+        "DepositToAccountRef": ref(accounts, account), "Line": sales_lines(lines)})
+        for customer, days_ago, account, lines in SALES_RECEIPTS]
+    taken = [("Payment", payments[i]) for i in DEPOSIT_PAYMENTS] + \
+        [("SalesReceipt", receipts[i]) for i in DEPOSIT_RECEIPTS]
+    rules.create("Deposit", {
+        "DepositToAccountRef": ref(accounts, "Checking"), "TxnDate": day(DEPOSIT_DAYS),
+        "Line": [{"Amount": txn["TotalAmt"], "LinkedTxn": [{"TxnId": txn["Id"], "TxnType": kind, "TxnLineId": "0"}]}
+                 for kind, txn in taken]})
+    for customer, days_ago, lines in ESTIMATES:
+        rules.create("Estimate", {"CustomerRef": ref(customers, customer), "TxnDate": day(days_ago),
+                                  "Line": sales_lines(lines)})
+    for source, target, amount, days_ago in TRANSFERS:
+        rules.create("Transfer", {"FromAccountRef": ref(accounts, source), "ToAccountRef": ref(accounts, target),
+                                  "Amount": amount, "TxnDate": day(days_ago)})
+    for card, bank, amount, days_ago in CREDIT_CARD_PAYMENTS:
+        rules.create("CreditCardPayment", {"CreditCardAccountRef": ref(accounts, card),
+                                           "BankAccountRef": ref(accounts, bank), "Amount": amount,
+                                           "TxnDate": day(days_ago)})

@@ -64,7 +64,7 @@ def test_daily_summary_receipts_add_up_to_the_orders_and_trace_back(sandbox_unli
     expected = defaultdict(int)
     for head, line in orders:
         expected[head["date"].isoformat()] += _cents(line["amount"]) + _cents(head["tip"] or 0)
-    receipts = {r["TxnDate"]: r for r in session.client.query_all("SalesReceipt")}
+    receipts = {r["TxnDate"]: r for r in session.client.query_all("SalesReceipt") if int(r["Id"]) >= 1000}
     assert {day: _cents(r["TotalAmt"]) for day, r in receipts.items()} == dict(expected)
     assert len(receipts) == 3  # one document per day instead of 30
     traced = result.transforms["sales_receipts"].normalisations
@@ -88,7 +88,7 @@ def test_daily_summary_receipts_add_up_to_the_orders_and_trace_back(sandbox_unli
     again = sync_company(config, SyncRequest("demo"), session)
 
     day = DAYS[1].isoformat()
-    receipts = {r["TxnDate"]: r for r in session.client.query_all("SalesReceipt")}
+    receipts = {r["TxnDate"]: r for r in session.client.query_all("SalesReceipt") if int(r["Id"]) >= 1000}
     assert _cents(receipts[day]["TotalAmt"]) == expected[day] + 10000
     assert again.report.write_requests == 1
     counts = again.entities["sales_receipts"]

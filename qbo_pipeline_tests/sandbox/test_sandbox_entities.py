@@ -154,8 +154,11 @@ def test_invoice_totals_lines_and_balance(qbo, refs):
     assert invoice["TotalAmt"] == 180.0 and invoice["Balance"] == 180.0
     assert invoice["DueDate"] == "2026-03-31"
     kinds = [line["DetailType"] for line in invoice["Line"]]
-    assert kinds[-1] == "SubTotalLineDetail" and invoice["Line"][-1]["Amount"] == 200.0
-    assert invoice["Line"][2]["Amount"] == 0.0 and invoice["Line"][3]["Amount"] == 20.0
+    # the subtotal closes the item lines, before the transaction's discount (Intuit's Estimate example)
+    assert kinds == ["SalesItemLineDetail", "SalesItemLineDetail", "DescriptionOnly", "SubTotalLineDetail",
+                     "DiscountLineDetail"]
+    assert invoice["Line"][3]["Amount"] == 200.0
+    assert invoice["Line"][2]["Amount"] == 0.0 and invoice["Line"][4]["Amount"] == 20.0
     assert invoice["DocNumber"] and invoice["CustomerRef"]["name"] == "Acme"
     assert qbo.get(f"/customer/{customer['Id']}").json()["Customer"]["Balance"] == 180.0
 
