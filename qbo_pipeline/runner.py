@@ -222,6 +222,11 @@ def print_summary(outcomes: list[CompanyOutcome], *, dagster_home: Path, sandbox
                 continue
             cells = [sum(counts["skipped"].values()) if c == "skipped" else counts.get(c, 0) for c in SUMMARY_COLUMNS]
             click.echo(f"  {entity.name:<12}" + "".join(f"{v:>12}" for v in cells))
+        drift = report.get("drift") or {}
+        if drift.get("open"):
+            held = ", ".join(f"{entity} {n}" for entity, n in drift["open_by_entity"].items())
+            click.echo(f"  drift: {drift['open']} record(s) changed in QuickBooks by a person are held ({held}): "
+                       "`qbo-pipeline drift list`")
         for row in (report.get("plan") or [])[:50]:
             changes = "; ".join(row["changes"]) or row.get("reason") or ""
             click.echo(f"  plan: {row['action']:<10} {row['entity']} {row['source_id']}  {changes}")

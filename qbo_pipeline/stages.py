@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
-from qbo_pipeline.drift import HELD_RULE, DriftReport, detect_drift, hold_drifted
+from qbo_pipeline.drift import HELD_RULE, DriftReport, detect_drift, hold_drifted, open_drift
 from qbo_pipeline.entities import REGISTRY, Entity, EntityKind, by_qbo_entity
 from qbo_pipeline.entities import entity as lookup
 from qbo_pipeline.export.engine import ExportEngine, ExportReport
@@ -372,6 +372,14 @@ def sync_company(
                       validations, transforms, still_needed, drift)
 
 
+def drift_of(result: SyncResult) -> DriftReport:
+    """The run's drift pass (what the export's asset check asserts): a report whose ``passed`` is
+    False while a person's QBO edit is held, or when QBO's change feed could not be read."""
+    if result.drift is not None:
+        return result.drift
+    return DriftReport(result.company, None, None, error="no drift pass ran in this sync")
+
+
 def company_currencies(session: CompanySession) -> CurrencySettings:
     """The company's multicurrency setting and home currency, read once per run from its Preferences.
     An unreadable Preferences is assumed to allow what the source sends: QBO itself then refuses a
@@ -542,6 +550,28 @@ def transform_changes(config: PipelineConfig, company: str, validations: Mapping
     return {spec.name: spec.build_payloads(validations[spec.name].valid, config, context) for spec in REGISTRY}
 
 
+def source_payloads(config: PipelineConfig, company: str, ledger: Ledger, *,
+                    transactions: Window | None) -> list[Payload]:
+    """The payloads a sync would build now from the whole name lists and the transactions dated in
+    ``transactions`` (None: no transactions), with every record they point at and the records a
+    person's QBO edit holds left out: what ``qbo-pipeline status`` plans against the ledger to say
+    what needs sync, at a cost bounded by the date window."""
+    window = transactions.as_reader_window() if transactions is not None else None
+    with reader_for(config, company) as reader:
+        frames: dict[str, pd.DataFrame] = {}
+        for spec in REGISTRY:
+            if spec.kind is EntityKind.TRANSACTION and transactions is None:
+                frames.update({table: empty_frame(table) for table in spec.tables})
+            else:
+                dated = window if spec.kind is EntityKind.TRANSACTION else None
+                frames.update(_read_changed(reader, spec, None, dated))
+        _add_referenced(reader, frames, frames)
+        validations = validate_changes(config, frames)
+        transforms = transform_changes(config, company, validations, ledger, reader)
+    hold_drifted_records(company, ledger, transforms)
+    return [p for spec in REGISTRY for p in transforms[spec.name].payloads]
+
+
 # -- planning facts -------------------------------------------------------------------------
 
 
@@ -695,12 +725,15 @@ __all__ = [
     "SyncRequest",
     "SyncResult",
     "Window",
+    "drift_of",
     "entity_counts",
     "extract_changes",
     "names_still_needed",
     "open_company",
+    "open_drift",
     "open_vault",
     "pending_changes",
+    "source_payloads",
     "source_watermarks",
     "sync_company",
     "transform_changes",
