@@ -387,6 +387,14 @@ def drift_of(result: SyncResult) -> DriftReport:
     return DriftReport(result.company, None, None, error="no drift pass ran in this sync")
 
 
+def company_findings(config: PipelineConfig, company: str) -> list[Any]:
+    """The pre-flight findings of one company (``qbo-pipeline doctor``'s checks: connection, token
+    expiry, the QBO settings an export needs), for the Dagster asset check ``qbo_company_preflight``."""
+    from qbo_pipeline.company_checks import doctor_findings, gather_facts
+
+    return doctor_findings(gather_facts(config, company), config)
+
+
 def company_currencies(session: CompanySession) -> CurrencySettings:
     """The company's multicurrency setting and home currency, read once per run from its Preferences.
     An unreadable Preferences is assumed to allow what the source sends: QBO itself then refuses a
@@ -758,6 +766,7 @@ __all__ = [
     "SyncRequest",
     "SyncResult",
     "Window",
+    "company_findings",
     "drift_of",
     "entity_counts",
     "extract_changes",
