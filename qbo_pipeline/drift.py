@@ -77,6 +77,7 @@ class DriftReport:
     gap: bool = False  # the last pass is older than QBO's 30 days: changes in between cannot be seen
     error: str | None = None
     open_findings: int = 0  # findings still open in the ledger after this pass (older ones included)
+    open_by_entity: Mapping[str, int] = field(default_factory=dict)  # QBO entity -> open findings
 
     @property
     def passed(self) -> bool:
@@ -93,11 +94,18 @@ class DriftReport:
                     f"person and are held: `qbo-pipeline drift list`.")
         return f"No record the pipeline wrote was changed in QuickBooks ({self.changed} checked)."
 
+    def counts(self) -> dict[str, Any]:
+        """The pass in numbers, as a sync report keeps them: records checked, new findings, open ones."""
+        return {"checked": self.changed, "new": len(self.findings), "open": self.open_findings,
+                "open_by_entity": dict(sorted(self.open_by_entity.items())), "truncated": list(self.truncated),
+                "gap": self.gap, "error": self.error}
+
     def as_dict(self) -> dict[str, Any]:
         return {"company": self.company, "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None, "changed": self.changed,
                 "findings": [f.as_row() for f in self.findings], "truncated": list(self.truncated),
-                "gap": self.gap, "error": self.error, "open_findings": self.open_findings, "passed": self.passed}
+                "gap": self.gap, "error": self.error, "open_findings": self.open_findings,
+                "open_by_entity": dict(self.open_by_entity), "passed": self.passed}
 
 
 def _cents(value: Any) -> int | None:
@@ -206,8 +214,9 @@ def detect_drift(session: Any, *, entities: Iterable[str] | None = None, now: da
                     record.get("MetaData", {}).get("LastUpdatedTime")))
     except QboError as exc:
         log.warning("%s: drift pass failed (%s); the export goes on without it", company, exc)
+        by_entity = open_drift(ledger, company)
         return DriftReport(company, since, None, changed, tuple(findings), tuple(truncated), gap, str(exc),
-                           len(ledger.drift(company, status=DriftStatus.OPEN)))
+                           sum(by_entity.values()), by_entity)
     known = {(f["entity"], f["source_id"]): f for f in ledger.drift(company)}
 
     def seen(f: DriftFinding) -> bool:  # the same change found by an earlier pass keeps its status
@@ -220,8 +229,17 @@ def detect_drift(session: Any, *, entities: Iterable[str] | None = None, now: da
         log.warning("%s: %d record(s) changed in QuickBooks by a person since the pipeline wrote them: %s",
                     company, len(findings), ", ".join(f"{f.entity} {f.source_id} ({f.kind})" for f in findings[:5]))
     ledger.advance_drift_cursor(company, reached.replace(tzinfo=None), run_id=run_id)
+    by_entity = open_drift(ledger, company)
     return DriftReport(company, since, reached, changed, tuple(findings), tuple(truncated), gap, None,
-                       len(ledger.drift(company, status=DriftStatus.OPEN)))
+                       sum(by_entity.values()), by_entity)
+
+
+def open_drift(ledger: Any, company: str) -> dict[str, int]:
+    """QBO entity -> findings still open (held until the operator decides), for status and asset checks."""
+    out: dict[str, int] = {}
+    for finding in ledger.drift(company, status=DriftStatus.OPEN):
+        out[finding["entity"]] = out.get(finding["entity"], 0) + 1
+    return out
 
 
 @dataclass

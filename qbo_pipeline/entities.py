@@ -30,6 +30,7 @@ from qbo_pipeline.transform.expenses import build_bills, build_expenses
 from qbo_pipeline.transform.invoices import build_invoices
 from qbo_pipeline.transform.items import build_items
 from qbo_pipeline.transform.journal_entries import build_journal_entries
+from qbo_pipeline.transform.product_names import derive_products
 from qbo_pipeline.transform.refund_receipts import build_refund_receipts
 from qbo_pipeline.transform.sales_receipts import build_sales_receipts
 from qbo_pipeline.transform.tips import build_payments_with_tips
@@ -66,6 +67,9 @@ class Entity:
     build: Callable[..., TransformResult]  # build(*frames of ``tables``, config, context)
     references: tuple[Reference, ...] = ()  # where it points at other records (itself included)
     txn_date: str | None = None  # the transaction-date column of a transaction
+    # derive(valid frames by entity, config) -> count: records of this entity made from other entities'
+    # valid rows before the transform (products named by a template, one per filled name on invoice lines)
+    derive: Callable[..., int] | None = None
 
     @property
     def table(self) -> str:
@@ -103,7 +107,7 @@ REGISTRY: tuple[Entity, ...] = (
     Entity(
         name="products", tables=("products",), qbo_entity="Item", kind=EntityKind.NAME_LIST, depends_on=(),
         asset_name="qbo_items", cli_aliases=("item", "items", "product", "products"),
-        validate=_validator("products"), build=build_items,
+        validate=_validator("products"), build=build_items, derive=derive_products,
     ),
     Entity(
         name="invoices", tables=("invoices", "invoice_lines"), qbo_entity="Invoice", kind=EntityKind.TRANSACTION,
@@ -174,6 +178,13 @@ REGISTRY: tuple[Entity, ...] = (
 )
 
 NAMES: tuple[str, ...] = tuple(e.name for e in REGISTRY)
+def derive_records(valid: Mapping[str, dict[str, pd.DataFrame]], config: Any) -> dict[str, int]:
+    """Run every entity's ``derive`` over the valid frames (by entity name, changed in place) before the
+    transform: the records made from other rows (a product per filled name template). Returns the
+    count derived per entity."""
+    return {e.name: e.derive(valid, config) for e in REGISTRY if e.derive is not None and e.name in valid}
+
+
 NAME_LISTS: tuple[Entity, ...] = tuple(e for e in REGISTRY if e.kind is EntityKind.NAME_LIST)
 TRANSACTIONS: tuple[Entity, ...] = tuple(e for e in REGISTRY if e.kind is EntityKind.TRANSACTION)
 # QBO entities in export order: accounts (found or created by name) before everything else.
@@ -216,6 +227,7 @@ __all__ = [
     "NAMES",
     "NAME_LISTS",
     "REGISTRY",
+    "derive_records",
     "TRANSACTIONS",
     "Entity",
     "EntityKind",

@@ -223,6 +223,15 @@ def print_summary(outcomes: list[CompanyOutcome], *, dagster_home: Path, sandbox
                 continue
             cells = [sum(counts["skipped"].values()) if c == "skipped" else counts.get(c, 0) for c in SUMMARY_COLUMNS]
             click.echo(f"  {entity.name:<{width}}" + "".join(f"{v:>12}" for v in cells))
+        derived = {name: c["derived"] for name, c in report.get("entities", {}).items() if c.get("derived")}
+        if derived:
+            click.echo("  written from product name templates (not source rows): "
+                       + ", ".join(f"{name} {n}" for name, n in derived.items()))
+        drift = report.get("drift") or {}
+        if drift.get("open"):
+            held = ", ".join(f"{entity} {n}" for entity, n in drift["open_by_entity"].items())
+            click.echo(f"  drift: {drift['open']} record(s) changed in QuickBooks by a person are held ({held}): "
+                       "`qbo-pipeline drift list`")
         for row in (report.get("plan") or [])[:50]:
             changes = "; ".join(row["changes"]) or row.get("reason") or ""
             click.echo(f"  plan: {row['action']:<10} {row['entity']} {row['source_id']}  {changes}")

@@ -33,8 +33,8 @@ from typing import Any
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
-from qbo_pipeline.drift import HELD_RULE, DriftReport, detect_drift, hold_drifted
-from qbo_pipeline.entities import REGISTRY, Entity, EntityKind, by_qbo_entity
+from qbo_pipeline.drift import HELD_RULE, DriftReport, detect_drift, hold_drifted, open_drift
+from qbo_pipeline.entities import REGISTRY, Entity, EntityKind, by_qbo_entity, derive_records
 from qbo_pipeline.entities import entity as lookup
 from qbo_pipeline.export.engine import ExportEngine, ExportReport
 from qbo_pipeline.export.planner import BLOCKED, CREATE, DEACTIVATE, DELETE, SKIP, UPDATE, VOID, Plan
@@ -50,6 +50,7 @@ from qbo_pipeline.transform import TransformContext, TransformResult
 from qbo_pipeline.transform.credit_memos import APPLY_PREFIX
 from qbo_pipeline.transform.invoices import APPLY_NOTE_PREFIX
 from qbo_pipeline.transform.payload import Payload
+from qbo_pipeline.transform.product_names import is_derived
 from qbo_pipeline.transform.rules import SKIPPED_COLUMNS
 from qbo_pipeline.transform.sales_receipts import SUMMARY_PREFIX
 from qbo_pipeline.transform.tips import TIP_PREFIX
@@ -58,6 +59,8 @@ log = logging.getLogger("qbo_pipeline.stages")
 
 Cursor = dict[str, datetime | None]
 """Source watermarks by canonical parent table: the latest ``updated_at`` an export read up to."""
+Fingerprints = dict[str, tuple[dict[str, str], set[str]]]
+"""Per stamp-less canonical table: the new or changed content fingerprints a sync read, and the ids gone."""
 
 
 class SyncMode(StrEnum):
@@ -258,6 +261,7 @@ class EntityCounts:
     blocked: int = 0
     not_attempted: int = 0  # the run stopped (QBO refused the connection) before it
     write_requests: int = 0
+    derived: int = 0  # records made from other rows, not source rows (products of a name template) written
 
     @property
     def accounted(self) -> int:
@@ -334,7 +338,8 @@ def sync_company(
     with reader_for(config, company) as reader:
         with timer.stage("extract"):
             watermarks = source_watermarks(reader)  # before reading: a row written meanwhile is read next time
-            frames = extract_changes(reader, request, cursor_before, watermarks, ledger)
+            fingerprints: Fingerprints = {}
+            frames = extract_changes(reader, request, cursor_before, watermarks, ledger, fingerprints)
             complete_summary_days(reader, frames, config)
         timer.say(f"{company}: read " + ", ".join(f"{e.name} {_count(frames, e)}" for e in REGISTRY))
         with timer.stage("validate"):
@@ -364,12 +369,30 @@ def sync_company(
     cursor_after = None
     if not request.dry_run and request.window is None and report.status != "stopped":
         ledger.advance_source_cursor(company, watermarks, run_id=run_id)
+        for table, (prints, removed) in fingerprints.items():  # stamp-less tables: what this run exported
+            ledger.save_fingerprints(company, table, prints, removed)
         cursor_after = watermarks
     counts = entity_counts(frames, validations, transforms, report)
     timer.say(f"{company}: export {report.status}: " + ", ".join(
         f"{k} {v}" for k, v in _sum(counts).items() if v and k not in ("read", "write_requests")))
     return SyncResult(company, request, counts, cursor_before, cursor_after, report.plan, timer.seconds, report,
                       validations, transforms, still_needed, drift)
+
+
+def drift_of(result: SyncResult) -> DriftReport:
+    """The run's drift pass (what the export's asset check asserts): a report whose ``passed`` is
+    False while a person's QBO edit is held, or when QBO's change feed could not be read."""
+    if result.drift is not None:
+        return result.drift
+    return DriftReport(result.company, None, None, error="no drift pass ran in this sync")
+
+
+def company_findings(config: PipelineConfig, company: str) -> list[Any]:
+    """The pre-flight findings of one company (``qbo-pipeline doctor``'s checks: connection, token
+    expiry, the QBO settings an export needs), for the Dagster asset check ``qbo_company_preflight``."""
+    from qbo_pipeline.company_checks import doctor_findings, gather_facts
+
+    return doctor_findings(gather_facts(config, company), config)
 
 
 def company_currencies(session: CompanySession) -> CurrencySettings:
@@ -424,20 +447,25 @@ def extract_changes(
     cursor: Cursor | None,
     watermarks: Cursor,
     ledger: Ledger,
+    fingerprints: Fingerprints | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The canonical frames of this sync: the changed rows (all rows in FULL mode or without a
     cursor; transactions within ``request.window`` when given), the records the last exports
-    left unsettled, and, transitively, every record they point at."""
+    left unsettled, and, transitively, every record they point at. The content fingerprints of
+    stamp-less tables that this read found new or changed go to ``fingerprints`` (saved by the
+    caller once the export finished, like the cursor)."""
     incremental = request.mode is SyncMode.INCREMENTAL and cursor is not None
     window = request.window.as_reader_window() if request.window else None
     frames: dict[str, pd.DataFrame] = {}
     for spec in REGISTRY:
         dated = window if spec.kind is EntityKind.TRANSACTION else None
-        if incremental and not _moved(spec, watermarks, cursor):
+        stampless = any(not reader.stamped(t) for t in spec.tables)
+        if incremental and not stampless and not _moved(spec, watermarks, cursor):
             frames.update({table: empty_frame(table) for table in spec.tables})
         else:
             since = (cursor.get(spec.table) or datetime.min) if incremental and cursor is not None else None
-            frames.update(_read_changed(reader, spec, since, dated))
+            frames.update(_read_changed(reader, spec, since, dated, ledger=ledger, company=request.company,
+                                        fingerprints=fingerprints))
     if incremental:
         by_qbo = by_qbo_entity()
         unsettled = {by_qbo[e].name: ids for e, ids in ledger.unsettled(request.company).items() if e in by_qbo}
@@ -470,13 +498,28 @@ def complete_summary_days(reader: SourceReader, frames: dict[str, pd.DataFrame],
 
 
 def _read_changed(reader: SourceReader, spec: Entity, since: datetime | None,
-                  window: tuple[Any, Any] | None) -> dict[str, pd.DataFrame]:
+                  window: tuple[Any, Any] | None, *, ledger: Ledger | None = None, company: str | None = None,
+                  fingerprints: Fingerprints | None = None) -> dict[str, pd.DataFrame]:
     """The entity's rows changed after ``since`` (None: all) within ``window``, children complete.
 
     The one place that decides how change is detected: by ``updated_at`` (the source layer's
-    watermark reads). A source table without a modification stamp needs content fingerprints here.
+    watermark reads) for stamped tables; a table mapped with ``watermark: none`` by its rows'
+    content fingerprints against those the ledger kept (``SourceReader.changed_rows``), so a
+    stamp-less table stays incremental. A date window (a backfill) reads its rows whole.
     """
-    return {table: reader.read(table, since=since, window=window) for table in spec.tables}
+    stampless = [t for t in spec.tables if not reader.stamped(t)]
+    if not stampless or window is not None or ledger is None or company is None:
+        return {table: reader.read(table, since=since, window=window) for table in spec.tables}
+    known = {table: ledger.fingerprints(company, table) for table in stampless}
+    changed = reader.changed_rows(spec.table, since, known)
+    if fingerprints is not None:
+        for table in stampless:
+            fingerprints[table] = (changed.fingerprints.get(table, {}), changed.removed.get(table, set()))
+    frames = {spec.table: changed.rows}
+    if spec.child is not None:
+        child = spec.child[0]
+        frames[child] = changed.children if changed.children is not None else empty_frame(child)
+    return frames
 
 
 def _ids(frame: pd.DataFrame | None, column: str = "id") -> set[str]:
@@ -535,11 +578,35 @@ def validate_changes(config: PipelineConfig, frames: Mapping[str, pd.DataFrame])
 
 def transform_changes(config: PipelineConfig, company: str, validations: Mapping[str, ValidationResult],
                       ledger: Ledger, reader: SourceReader) -> dict[str, TransformResult]:
-    """QBO payloads for every valid row (or the named rule that skips it)."""
+    """QBO payloads for every valid row (or the named rule that skips it), and for the records the
+    registry derives from them (a product per filled name template, its lines pointed at it)."""
     names = [spec.name for spec in REGISTRY]
+    derive_records({name: result.valid for name, result in validations.items()}, config)
     values = transform_context(config, company, names, validated=dict(validations), ledger=ledger, reader=reader)
     context = TransformContext(**values)
     return {spec.name: spec.build_payloads(validations[spec.name].valid, config, context) for spec in REGISTRY}
+
+
+def source_payloads(config: PipelineConfig, company: str, ledger: Ledger, *,
+                    transactions: Window | None) -> list[Payload]:
+    """The payloads a sync would build now from the whole name lists and the transactions dated in
+    ``transactions`` (None: no transactions), with every record they point at and the records a
+    person's QBO edit holds left out: what ``qbo-pipeline status`` plans against the ledger to say
+    what needs sync, at a cost bounded by the date window."""
+    window = transactions.as_reader_window() if transactions is not None else None
+    with reader_for(config, company) as reader:
+        frames: dict[str, pd.DataFrame] = {}
+        for spec in REGISTRY:
+            if spec.kind is EntityKind.TRANSACTION and transactions is None:
+                frames.update({table: empty_frame(table) for table in spec.tables})
+            else:
+                dated = window if spec.kind is EntityKind.TRANSACTION else None
+                frames.update(_read_changed(reader, spec, None, dated))
+        _add_referenced(reader, frames, frames)
+        validations = validate_changes(config, frames)
+        transforms = transform_changes(config, company, validations, ledger, reader)
+    hold_drifted_records(company, ledger, transforms)
+    return [p for spec in REGISTRY for p in transforms[spec.name].payloads]
 
 
 # -- planning facts -------------------------------------------------------------------------
@@ -673,6 +740,10 @@ def entity_counts(frames: Mapping[str, pd.DataFrame], validations: Mapping[str, 
             for rule, n in skipped_rows.drop_duplicates("source_id")["rule"].value_counts().items():
                 values["skipped"][str(rule)] = int(n)
         for payload in transforms[spec.name].payloads:
+            if is_derived(payload.source_id):  # not a source row: counted apart when written
+                column, _ = final.get((payload.entity, payload.source_id), ("unchanged", None))
+                values["derived"] = values.get("derived", 0) + (column in ("created", "updated"))
+                continue
             if payload.source_id.startswith((SUMMARY_PREFIX, TIP_PREFIX, APPLY_PREFIX, APPLY_NOTE_PREFIX)):
                 continue  # a summary, a tip receipt or a credit's applying payment is not a source row of its own
             column, reason = final.get((payload.entity, payload.source_id), ("unchanged", None))
@@ -695,12 +766,16 @@ __all__ = [
     "SyncRequest",
     "SyncResult",
     "Window",
+    "company_findings",
+    "drift_of",
     "entity_counts",
     "extract_changes",
     "names_still_needed",
     "open_company",
+    "open_drift",
     "open_vault",
     "pending_changes",
+    "source_payloads",
     "source_watermarks",
     "sync_company",
     "transform_changes",

@@ -103,8 +103,10 @@ def transform_valid(
     entities: Iterable[str], validated: dict[str, ValidationResult], config: PipelineConfig, **context: Any
 ) -> dict[str, TransformResult]:
     """QBO payloads for every valid row (or the named rule that skips it)."""
+    from qbo_pipeline.entities import derive_records
     from qbo_pipeline.transform import TransformContext
 
+    derive_records({name: result.valid for name, result in validated.items()}, config)
     ctx = TransformContext(**context) if context else None
     return {entity: build_payloads(entity, validated[entity].valid, config, context=ctx) for entity in entities}
 

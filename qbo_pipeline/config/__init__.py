@@ -75,6 +75,7 @@ class OptionsConfig(_Section):
     write_off_closed_unpaid: bool = False
     disambiguation: Literal["email", "source_id"] = "email"
     name_max_length: int = Field(100, ge=1, le=500)
+    product_name_tokens: bool = True  # a product name with {description}... is a template: one item per filled name
     description_max_length: int = Field(4000, ge=1, le=4000)
     home_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     max_quarantine_rate: float = Field(0.05, ge=0.0, le=1.0)

@@ -32,6 +32,7 @@ from qbo_pipeline.runlock import company_export_lock
 EXPORT_STEP = "qbo_export"
 SYNC_REPORTS = dg.AssetKey("sync_reports")
 SYNC_REPORT_KIND = "sync"
+DRIFT_CHECK = "no_open_drift"
 PLAN_ROWS_SHOWN = 200
 progress_log = logging.getLogger("qbo_pipeline.progress")
 
@@ -83,7 +84,10 @@ def _specs() -> list[dg.AssetSpec]:
 def _check_specs() -> list[dg.AssetCheckSpec]:
     # one check for the run (not one per entity): each check costs three events per run
     return [dg.AssetCheckSpec("no_failed_or_blocked", asset=SYNC_REPORTS,
-                              description="Every record of the run was exported or skipped; none failed or is blocked.")]
+                              description="Every record of the run was exported or skipped; none failed or is blocked."),
+            dg.AssetCheckSpec(DRIFT_CHECK, asset=SYNC_REPORTS,
+                              description="No record the pipeline wrote was changed or deleted in QuickBooks by a "
+                                          "person and left waiting for the operator (WARN: the export holds it).")]
 
 
 def _window(config: ExportConfig) -> Any:
@@ -151,6 +155,15 @@ def qbo_export(
                                                          "dry_run": config.dry_run},
         description="QuickBooks' error and a hint per record: `qbo-pipeline failed list`.",
     )
+    drift = stages.drift_of(result)
+    # WARN, not ERROR: the run did the safe thing (held the record); the operator decides the edit's fate
+    yield dg.AssetCheckResult(
+        asset_key=SYNC_REPORTS, check_name=DRIFT_CHECK, passed=drift.passed,
+        severity=dg.AssetCheckSeverity.WARN, description=drift.description,
+        metadata={"open": dg.MetadataValue.int(drift.open_findings), "new": dg.MetadataValue.int(len(drift.findings)),
+                  "open_by_entity": dg.MetadataValue.json(dict(drift.open_by_entity)),
+                  "error": drift.error or ""},
+    )
 
 
 def counts_metadata(counts: Any) -> dict[str, Any]:
@@ -182,6 +195,7 @@ def sync_report(result: Any) -> dict[str, Any]:
         "cursor_after": cursor_text(result.cursor_after),
         "stage_seconds": {k: round(v, 3) for k, v in result.stage_seconds.items()},
         "write_requests": getattr(report, "write_requests", 0),
+        "drift": result.drift.counts() if result.drift is not None else None,
         "plan": plan_rows(result.plan)[:PLAN_ROWS_SHOWN] if result.plan is not None else None,
     }
 
@@ -219,6 +233,11 @@ def _report_markdown(report: dict[str, Any]) -> str:
     for name, counts in entities.items():
         skipped = ", ".join(f"{rule} {n}" for rule, n in counts["skipped"].items()) or "0"
         lines.append(f"| {name} | " + " | ".join(str(counts[c]) for c in columns[:-1]) + f" | {skipped} |")
+    drift = report.get("drift")
+    if drift and drift["open"]:
+        held = ", ".join(f"{entity} {n}" for entity, n in drift["open_by_entity"].items())
+        lines += ["", f"**Drift**: {drift['open']} record(s) changed in QuickBooks by a person are held ({held}): "
+                      "`qbo-pipeline drift list`"]
     if report["plan"]:
         lines += ["", "**Plan** (first rows)", "", "| entity | source id | action | fields that change |",
                   "|---|---|---|---|"]
@@ -238,5 +257,7 @@ def report_metadata(run_id: str, result: Any) -> dict[str, Any]:
         "write_requests": dg.MetadataValue.int(int(report["write_requests"] or 0)),
         "source_cursor": dg.MetadataValue.text(report["cursor_after"] or "not advanced (dry run, window or stopped)"),
         "stage_seconds": dg.MetadataValue.json(report["stage_seconds"]),
+        "drift_open": dg.MetadataValue.int(int((report["drift"] or {}).get("open", 0))),
+        "drift_new": dg.MetadataValue.int(int((report["drift"] or {}).get("new", 0))),
         "report": dg.MetadataValue.md(_report_markdown(report)),
     }

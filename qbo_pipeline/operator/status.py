@@ -6,7 +6,10 @@ and the planner compares each payload's hash with the ledger (a new or changed r
 needs sync). Customers and items are small lists and always evaluated whole; transactions
 are evaluated for the last ``--since`` days only (0 skips them), which bounds the cost on a
 large source. Quarantined counts the source rows quarantined now (the latest state of each row in
-the ledger, as `qbo-pipeline quarantine` lists them), which agrees with the run summary.
+the ledger, as `qbo-pipeline quarantine` lists them), which agrees with the run summary. Drift counts
+the records a person changed or deleted in QuickBooks since the pipeline wrote them, which the
+export holds until the operator decides (`qbo-pipeline drift list`). The source is read through the
+stage API (``stages.source_payloads``), the way a run reads it.
 """
 
 from __future__ import annotations
@@ -43,41 +46,21 @@ DEFAULT_SINCE_DAYS = 30
 
 
 def needs_sync(config: PipelineConfig, company_key: str, links: dict[tuple[str, str], dict[str, Any]],
-               *, since_days: int) -> dict[str, dict[str, int]]:
+               *, since_days: int, ledger: Any) -> dict[str, dict[str, int]]:
     """Per QBO entity: how many source records a run would write now, and how many it would block."""
+    from qbo_pipeline import stages
+    from qbo_pipeline.entities import NAME_LISTS, TRANSACTIONS
     from qbo_pipeline.export import planner
-    from qbo_pipeline.sync import (
-        MASTER_ENTITIES,
-        TRANSACTION_ENTITIES,
-        Window,
-        extract_frames,
-        known_source_ids,
-        reader_for,
-        transform_context,
-        transform_valid,
-        validate_frames,
-    )
 
-    payloads = []
-    evaluated = list(MASTER_ENTITIES)
-    with reader_for(config, company_key) as reader:
-        frames = extract_frames(reader, MASTER_ENTITIES)
-        known = known_source_ids(reader, ["customers"])
-        validated = validate_frames(MASTER_ENTITIES, frames, known, config)
-        context = transform_context(config, company_key, MASTER_ENTITIES)
-        for result in transform_valid(MASTER_ENTITIES, validated, config, **context).values():
-            payloads += result.payloads
-        if since_days > 0:
-            today = date.today()
-            window = Window(today - timedelta(days=since_days), today + timedelta(days=1))
-            frames = extract_frames(reader, TRANSACTION_ENTITIES, window)
-            validated = validate_frames(TRANSACTION_ENTITIES, frames, known_source_ids(reader), config)
-            context = transform_context(config, company_key, TRANSACTION_ENTITIES, validated=validated)
-            for result in transform_valid(TRANSACTION_ENTITIES, validated, config, **context).values():
-                payloads += result.payloads
-            evaluated += list(TRANSACTION_ENTITIES)
+    window = None
+    evaluated = [e.qbo_entity for e in NAME_LISTS]
+    if since_days > 0:
+        today = date.today()
+        window = stages.Window(today - timedelta(days=since_days), today + timedelta(days=1))
+        evaluated += [e.qbo_entity for e in TRANSACTIONS]
+    payloads = stages.source_payloads(config, company_key, ledger, transactions=window)
     plan = planner.plan(payloads, links, max_attempts=config.export.max_attempts)
-    counts = {QBO_ENTITY_FOR_SOURCE[e]: {"needs_sync": 0, "would_block": 0} for e in evaluated}
+    counts = {entity: {"needs_sync": 0, "would_block": 0} for entity in evaluated}
     for step in plan.steps:
         entity = counts.setdefault(step.payload.entity, {"needs_sync": 0, "would_block": 0})
         if step.action in NEEDS_SYNC_ACTIONS:
@@ -91,7 +74,7 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
                    stuck_after: float, run_limit: int) -> dict[str, Any]:
     """Everything `status` shows for one company, as plain data."""
     from qbo_pipeline.ledger import Ledger
-    from qbo_pipeline.sync import open_vault
+    from qbo_pipeline.stages import open_drift, open_vault
 
     ledger = Ledger(config.ledger.url)
     try:
@@ -101,11 +84,13 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
         runs = ledger.runs(company_key, limit=run_limit)
         lock = lock_state(ledger, company_key, stuck_after)
         connection = open_vault(config, ledger).status(company_key)
+        drift = open_drift(ledger, company_key)
+        drift_checked = ledger.drift_cursor(company_key)
+        pending = needs_sync(config, company_key, links, since_days=since_days, ledger=ledger) if with_source else {}
     finally:
         ledger.dispose()
-    pending = needs_sync(config, company_key, links, since_days=since_days) if with_source else {}
     entities: dict[str, dict[str, Any]] = {}
-    names = [e for e in EXPORT_ORDER if e in counts or e in pending or e in quarantined or e != "Account"]
+    names = [e for e in EXPORT_ORDER if e in counts or e in pending or e in quarantined or e in drift or e != "Account"]
     for entity in names + sorted(set(counts) - set(names)):
         by_status = counts.get(entity, {})
         entities[entity] = {
@@ -116,6 +101,7 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
             "quarantined": quarantined.get(entity, 0),
             "ignored": by_status.get("ignored", 0),
             "skipped": by_status.get("skipped", 0),
+            "drift": drift.get(entity, 0),
             "by_status": by_status,
         }
     return {
@@ -128,6 +114,8 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
                                           "message")} | {"counts": {k: v for k, v in (run.get("counts") or {}).items() if v}}
                  for run in runs],
         "export_lock": lock,
+        "drift": {"open": sum(drift.values()), "by_entity": drift,
+                  "checked_until": drift_checked.isoformat() if drift_checked else None},
     }
 
 
@@ -169,12 +157,13 @@ def _print_company(data: dict[str, Any]) -> None:
     c = data["connection"]
     click.echo(f"company {data['company']!r}: {c['status'] or 'not connected'}"
                + (f" (realm {c['realm_id']})" if c.get("realm_id") else ""))
-    header = f"  {'entity':<14}{'synced':>8}{'needs sync':>12}{'failed':>8}{'blocked':>9}{'quarant.':>10}{'ignored':>9}"
+    header = (f"  {'entity':<14}{'synced':>8}{'needs sync':>12}{'failed':>8}{'blocked':>9}{'quarant.':>10}"
+              f"{'ignored':>9}{'drift':>7}")
     click.echo(header)
     for entity, row in data["entities"].items():
         pending = "-" if row["needs_sync"] is None else str(row["needs_sync"])
         click.echo(f"  {entity:<14}{row['synced']:>8}{pending:>12}{row['failed']:>8}{row['blocked']:>9}"
-                   f"{row['quarantined']:>10}{row['ignored']:>9}")
+                   f"{row['quarantined']:>10}{row['ignored']:>9}{row['drift']:>7}")
     scope = data["needs_sync_scope"]
     if scope["master_data"] is None:
         click.echo("  needs sync: not computed (--no-source)")
@@ -182,6 +171,14 @@ def _print_company(data: dict[str, Any]) -> None:
         click.echo("  needs sync: customers and items only (--since 0)")
     else:
         click.echo(f"  needs sync: customers and items, transactions of the last {scope['transactions_days']} day(s)")
+    drift = data["drift"]
+    if drift["open"]:
+        held = ", ".join(f"{entity} {n}" for entity, n in drift["by_entity"].items())
+        click.echo(f"drift: {drift['open']} record(s) changed or deleted in QuickBooks by a person are held ({held}): "
+                   "`qbo-pipeline drift list`")
+    else:
+        click.echo("drift: none open" + (f" (QuickBooks checked until {drift['checked_until']})"
+                                         if drift["checked_until"] else " (QuickBooks not checked yet)"))
     lock = data["export_lock"]
     if lock["state"] == "free":
         click.echo("export lock: free")
@@ -233,7 +230,7 @@ def status_command(invocation: Invocation, record: tuple[str, str] | None, since
                    run_limit: int, stuck_after: float) -> None:
     """Per entity: synced, needs sync, failed, blocked, quarantined; the last runs; the export lock.
 
-    Exit 1 when records failed or the export lock is stuck. With --record ENTITY ID, one
+    Exit 1 when records failed, a person's QBO edit holds records (open drift) or the export lock is stuck. With --record ENTITY ID, one
     record's history and its QuickBooks link (exit 1 when the ledger does not know it).
     """
     if record:
@@ -251,5 +248,6 @@ def status_command(invocation: Invocation, record: tuple[str, str] | None, since
     data = company_status(invocation.config, invocation.company_key, since_days=since_days,
                           with_source=not no_source, stuck_after=stuck_after, run_limit=run_limit)
     emit(invocation, data, lambda: _print_company(data))
-    if any(row["failed"] for row in data["entities"].values()) or data["export_lock"]["state"] == "stuck":
+    if (any(row["failed"] for row in data["entities"].values()) or data["drift"]["open"]
+            or data["export_lock"]["state"] == "stuck"):
         raise click.exceptions.Exit(EXIT_FINDINGS)

@@ -79,10 +79,17 @@ def customer_rules(customers: pd.DataFrame, known_customers: set[str] | None) ->
     return out
 
 
-def product_rules(products: pd.DataFrame) -> list[pd.DataFrame]:
-    """An item needs a name (the SKU stands in when the name is empty)."""
+def product_rules(products: pd.DataFrame, config: PipelineConfig | None = None) -> list[pd.DataFrame]:
+    """An item needs a name (the SKU stands in when the name is empty); a name template uses only
+    known tokens (a misspelt ``{custmer}`` would otherwise name every item literally)."""
+    from qbo_pipeline.transform.product_names import unknown_placeholders
+
     nameless = _blank(products["name"]) & _blank(products["sku"])
-    return [_mask_failures(products, nameless, "name", "no_name"), *too_large(products, ("unit_price", "cost"))]
+    out = [_mask_failures(products, nameless, "name", "no_name"), *too_large(products, ("unit_price", "cost"))]
+    if config is None or config.options.product_name_tokens:
+        typo = products["name"].map(lambda name: bool(unknown_placeholders(name)))
+        out.append(_mask_failures(products, typo, "name", "unknown_name_token"))
+    return out
 
 
 def invoice_rules(invoices: pd.DataFrame, lines: pd.DataFrame, known_customers: set[str] | None) -> list[pd.DataFrame]:

@@ -89,7 +89,9 @@ class Product(_Base):
     """A catalog entry: becomes a QBO Item (Service, NonInventory or Inventory)."""
 
     id: Series[str] = pa.Field(unique=True, description="Source product id (unique).")
-    name: Series[str] = pa.Field(nullable=True, description="Item name; the SKU when empty.")
+    name: Series[str] = pa.Field(nullable=True, description="Item name; the SKU when empty. A name holding a token "
+                                 "({description}, {invoice_number}, {customer}, {period}) is a template: one item "
+                                 "per filled name (docs/mapping.md).")
     sku: Series[str] = pa.Field(nullable=True, description="Catalog id; becomes the QBO Item Sku.")
     description: Series[str] = pa.Field(nullable=True, description="Sales description (cut at 4000).")
     type: Series[str] = pa.Field(

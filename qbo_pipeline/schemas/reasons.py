@@ -69,6 +69,8 @@ TEMPLATES = {
     "dtype": "{subject} has {a_label} of the wrong kind ({value!r}).",
     "no_name": "{subject} has no name to show in QuickBooks (no display, company or person name).",
     "product_no_name": "{subject} has neither a name nor a SKU to name the QuickBooks item.",
+    "unknown_name_token": "{subject} has a name with a placeholder that is not a token ({value}); the tokens are "
+                          "description, invoice_number, customer and period, each in braces.",
     "parent_is_self": "The customer names itself as its parent customer.",
     "parent_cycle": "The customer's parent chain loops back to itself (through {value}).",
     "too_deep": "The customer is nested more than 4 levels below its top customer, deeper than QuickBooks allows.",

@@ -214,7 +214,7 @@ def validate(entity: str, frames: dict[str, pd.DataFrame], *, known_ids: dict[st
     if entity == "customers":
         extra_main += checks.customer_rules(main, _known("customers", {}, known_ids))
     elif entity == "products":
-        extra_main += checks.product_rules(main)
+        extra_main += checks.product_rules(main, config)
     elif entity == "invoices":
         extra_main += checks.invoice_rules(main, child, _known("customers", frames, known_ids))
         extra_child += checks.line_rules(child, _known("products", frames, known_ids), config)

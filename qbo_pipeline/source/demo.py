@@ -444,7 +444,27 @@ def build_demo_rows(*, scale: float = DEFAULT_SCALE, seed: int = 42, today: date
     from qbo_pipeline.source.demo_bookkeeping import add_bookkeeping_rows  # it builds on this module's rows
 
     add_bookkeeping_rows(b, customers, products, seed)
+    _add_templated_product(b)
     return {name: b.rows[name] for name in model.ENTITIES}
+
+
+DOMAIN_TEMPLATE = "Domain renewal {description}"
+TEMPLATED_LINES = 4
+
+
+def _add_templated_product(b: _Builder) -> None:
+    """A product named by a template (one QBO item per domain billed, docs/mapping.md): the first
+    domain-registration lines of sent or paid invoices bill it, two of them the same domain.
+    Built last and without the random generator, so every other demo row stays as it was."""
+    stamp = datetime.combine(b.today - timedelta(days=2), datetime.min.time())
+    template = b.product(DOMAIN_TEMPLATE, "non_inventory", 14.50, sku=None, updated_at=stamp,
+                         description="Domain renewal (one item per domain)")
+    domain = next((p["id"] for p in b.rows["products"] if p["name"] == "Domain Registration"), None)
+    billed = {i["id"] for i in b.rows["invoices"] if i["status"] in ("sent", "paid") and not i.get("memo")}
+    lines = [line for line in b.rows["invoice_lines"] if line["product_id"] == domain and line["invoice_id"] in billed]
+    for n, line in enumerate(lines[:TEMPLATED_LINES]):
+        line["product_id"] = template
+        line["description"] = f"shop-{min(n, TEMPLATED_LINES - 2)}.example"  # the last two: the same domain
 
 
 def _nan_to_none(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from qbo_pipeline.config import PipelineConfig
 from qbo_pipeline.transform.context import TransformContext, TransformResult
 from qbo_pipeline.transform.names import disambiguate
 from qbo_pipeline.transform.payload import Payload, named_ref
+from qbo_pipeline.transform.product_names import TEMPLATE_RULE, is_derived, is_template
 from qbo_pipeline.transform.rules import LIMITS, Report, cents_to_float, money, text
 
 ITEM_TYPES = {"service": "Service", "non_inventory": "NonInventory", "inventory": "Inventory"}
@@ -27,6 +28,11 @@ def build_items(products: pd.DataFrame, config: PipelineConfig,
     accounts, options = config.accounts, config.options
     max_len = min(options.name_max_length, LIMITS["Name"])
     rows = sorted(products.to_dict("records"), key=lambda r: str(r["id"]))
+    if options.product_name_tokens:  # a template is not an item: the products its filled names make are
+        for row in [r for r in rows if is_template(r["name"]) and not is_derived(str(r["id"]))]:
+            report.skip(str(row["id"]), TEMPLATE_RULE, "A product name template: each invoice line billing it "
+                                                       "creates the product its filled name makes.")
+            rows.remove(row)
     bases = {}
     for row in rows:
         sid = str(row["id"])

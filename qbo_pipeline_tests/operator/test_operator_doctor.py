@@ -6,16 +6,16 @@ import time
 
 import dagster as dg
 
-from qbo_pipeline.config import load_config
-from qbo_pipeline.defs.resources import PipelineResource
-from qbo_pipeline.operator.doctor import (
+from qbo_pipeline.company_checks import (
     ERROR,
     OK,
     WARNING,
     CompanyFacts,
-    build_doctor_check,
     doctor_findings,
 )
+from qbo_pipeline.config import load_config
+from qbo_pipeline.defs.checks import build_doctor_check
+from qbo_pipeline.defs.resources import PipelineResource
 from qbo_pipeline_tests.operator.operator_helpers import OperatorEnv
 
 
@@ -135,7 +135,7 @@ def test_the_local_company_is_set_up_as_the_docs_ask_so_the_demo_passes_doctor(c
 
 
 def test_preference_fixes_name_quickbooks_menus_for_intuit_companies(connected_env: OperatorEnv) -> None:
-    from qbo_pipeline.operator.doctor import CompanyFacts, doctor_findings
+    from qbo_pipeline.company_checks import CompanyFacts, doctor_findings
 
     prefs = {"SalesFormsPrefs": {"CustomTxnNumbers": False, "AutoApplyCredit": True}}
     facts = CompanyFacts(connection={"status": "connected", "realm_id": "1", "access_expires_in": 3600,

@@ -31,7 +31,7 @@ def test_status_counts_synced_and_needs_sync_as_a_run_would(connected_env: Opera
     # transactions outside --since are not evaluated; --no-source reads the ledger only
     code, ledger_only = connected_env.invoke_json("status", "--no-source")
     assert ledger_only["entities"]["Invoice"] | {"by_status": None} == {
-        "synced": 1, "needs_sync": None, "failed": 0, "blocked": 0, "quarantined": 0, "ignored": 0, "skipped": 0,
+        "synced": 1, "needs_sync": None, "failed": 0, "blocked": 0, "quarantined": 0, "ignored": 0, "skipped": 0, "drift": 0,
         "by_status": None}
     text = connected_env.invoke("status", "--since", "0").stdout
     assert "needs sync: customers and items only (--since 0)" in text and "Invoice" in text

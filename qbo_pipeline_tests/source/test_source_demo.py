@@ -43,7 +43,7 @@ def test_default_scale_is_the_small_demo_and_scale_one_the_benchmark_size():
     assert 35 <= small["customers"] <= 50 and 10 <= small["products"] <= 15
     assert 390 <= small["invoices"] <= 430 and 270 <= small["payments"] <= 330
     full = {k: len(v) for k, v in build_demo_rows(scale=1.0, today=DEMO_TODAY).items()}
-    assert 1900 <= full["customers"] <= 2100 and full["products"] == 300
+    assert 1900 <= full["customers"] <= 2100 and full["products"] == 300 + 1  # and the name template
     assert 19_500 <= full["invoices"] <= 21_000 and 2.5 <= full["invoice_lines"] / full["invoices"] <= 3.5
     assert 14_000 <= full["payments"] <= 16_000 and full["credits"] > 100 and full["refunds"] > 50
 
