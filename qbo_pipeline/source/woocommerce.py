@@ -45,7 +45,7 @@ DOUBLE = sa.Double
 
 wp_posts = sa.Table(  # wp-admin/includes/schema.php
     "wp_posts", metadata,
-    sa.Column("ID", ID, primary_key=True, autoincrement=False),
+    sa.Column("ID", ID, primary_key=True, autoincrement=False, quote=False),  # MySQL: case-insensitive
     sa.Column("post_author", ID, nullable=False, default=0),
     sa.Column("post_date", sa.DateTime, nullable=False), sa.Column("post_date_gmt", sa.DateTime, nullable=False),
     sa.Column("post_content", sa.Text, nullable=False, default=""), sa.Column("post_title", sa.Text, nullable=False),
@@ -188,6 +188,7 @@ class Order:
     status: str
     currency: str
     day: str
+    customer: int = 0              # wc_customer_lookup id (a guest has one too)
     lines: int = 0                 # product line items
     shipping_lines: int = 0
     net: Decimal = Decimal(0)      # line totals after coupons + shipping + non-tip fees (what QBO lines carry)
@@ -196,6 +197,7 @@ class Order:
     tip: Decimal = Decimal(0)
     total: Decimal = Decimal(0)
     first_line: tuple = ()         # (product id, name, qty, line total, line tax): what a partial refund returns
+    amounts: list[Decimal] = field(default_factory=list)  # each product and shipping line's total after coupons
 
 
 @dataclass
@@ -237,7 +239,7 @@ def _order(w: _Writer, store: Store, rng: random.Random, order_id: int, when: da
            tip: Decimal = Decimal(0)) -> Order:
     """One order with its items, coupon, shipping, fee, tax items and lookup rows."""
     lookup_id, user_id, first, last, email, city, state, postcode = customer
-    order = Order(order_id, status, currency, when.date().isoformat())
+    order = Order(order_id, status, currency, when.date().isoformat(), lookup_id)
     picks = rng.sample(PRODUCTS, rng.randint(2, 4))
     items = [(p, rng.randint(1, 3)) for p in picks]
     subtotals = [Decimal(p[3]) * qty for p, qty in items]
@@ -266,6 +268,7 @@ def _order(w: _Writer, store: Store, rng: random.Random, order_id: int, when: da
             "shipping_amount": 0.0, "shipping_tax_amount": 0.0})
         order.first_line = order.first_line or (product[0], product[1], qty, total, tax)
         order.lines += 1
+        order.amounts.append(total)
         order.net += total
         order.discount += discount
         cart_tax += tax
@@ -275,6 +278,7 @@ def _order(w: _Writer, store: Store, rng: random.Random, order_id: int, when: da
         "method_id": "flat_rate" if shipping else "free_shipping", "instance_id": 1 if shipping else 2,
         "cost": f"{ship_cost:.2f}", "total_tax": f"{ship_tax:.2f}", "Items": "(see order)"})
     order.shipping_lines += 1
+    order.amounts.append(ship_cost)
     order.net += ship_cost
     if coupon:
         w.item(order_id, coupon, "coupon", {"discount_amount": f"{order.discount:.2f}", "discount_amount_tax": "0"})
