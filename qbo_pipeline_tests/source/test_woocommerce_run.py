@@ -41,7 +41,8 @@ def money(value) -> Decimal:
     return Decimal(repr(float(value))).quantize(Decimal("0.01"))
 
 
-def run_pipeline(tmp: Path, source_url: str, options: dict) -> SimpleNamespace:
+def run_pipeline(tmp: Path, source_url: str, options: dict, accounts: dict | None = None,
+                 check: bool = True) -> SimpleNamespace:
     """`qbo-pipeline run` on the store with its own sandbox, ledger and Dagster home; QBO read back."""
     home = tmp / "dagster_home"
     home.mkdir(parents=True)
@@ -55,13 +56,14 @@ def run_pipeline(tmp: Path, source_url: str, options: dict) -> SimpleNamespace:
         "ledger": {"url": f"sqlite:///{tmp}/ledger.db"},
         "companies": [{"key": "shop", "environment": "local", "base_url": sandbox.url}],
         "options": {"sync_start_date": "2026-01-01", **options},
+        **({"accounts": accounts} if accounts else {}),
     }))
     env = {**os.environ, "QBO_PIPELINE_STATE_DIR": str(tmp / "state"), "DAGSTER_HOME": str(home),
            "QBO_PIPELINE_CONFIG": str(config)}
     with stack:
         done = subprocess.run([COMMAND, "run", "--config", str(config)], env=env, capture_output=True, text=True,
                               timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert done.returncode == 0 or not check, done.stdout[-3000:] + done.stderr[-3000:]
         with sandbox.client() as client:
             def query(entity: str) -> list[dict]:
                 answer = client.get("/query", params={"query": f"select * from {entity} maxresults 1000"})
@@ -77,7 +79,7 @@ def run_pipeline(tmp: Path, source_url: str, options: dict) -> SimpleNamespace:
         report = ledger.reports("shop", limit=1)[0]["report"]
     finally:
         ledger.dispose()
-    return SimpleNamespace(output=done.stdout, booked=booked, links=links, quarantined=quarantined, report=report)
+    return SimpleNamespace(code=done.returncode, output=done.stdout + done.stderr, booked=booked, links=links, quarantined=quarantined, report=report)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -178,3 +180,18 @@ def test_daily_summaries_equal_the_days_orders(shop):
 def test_daily_summary_mode_does_not_call_never_paid_orders_summarised(shop):
     skipped = shop.daily.report["entities"]["sales_receipts"]["skipped"]
     assert skipped.get("summarised") == len(shop.store.paid()), skipped
+
+
+@pytest.mark.xfail(strict=True, reason="stages.entity_counts leaves summary payloads out of every column, so a "
+                                       "failed daily summary is counted nowhere and `qbo-pipeline run` exits 0")
+def test_a_refused_daily_summary_fails_the_run(tmp_path, _server_status):
+    """QBO refuses every summary (the deposit account is an Income account): the run must say so."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = build_woocommerce_db(url)
+    run = run_pipeline(tmp_path / "refused", url, {"summarize": {"sales_receipts": "daily"}},
+                       accounts={"deposit": "Sales of Product Income", "refund": "Checking"}, check=False)
+    assert len(store.paid()) == 32
+    assert run.booked["SalesReceipt"] == []  # none of the 32 paid orders arrived
+    assert "failed: QBO business_rule code 6000" in run.output
+    counts = run.report["entities"]["sales_receipts"]
+    assert (run.code, counts["failed"]) == (1, 6), (run.code, counts)
