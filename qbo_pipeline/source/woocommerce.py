@@ -37,6 +37,7 @@ import sqlalchemy as sa
 CENT = Decimal("0.01")
 RATE = Decimal("7.25")  # one US state rate, woocommerce_tax_rates id 1, shipping taxable
 FIRST_DAY = datetime(2026, 11, 23, 9, 0, 0)
+FIRST_ORDER = 4101  # order ids come from WordPress's post sequence, so a store's first orders are not 1, 2, ...
 
 metadata = sa.MetaData()
 ID = sa.BigInteger
@@ -368,7 +369,7 @@ def build_woocommerce_db(url: str, seed: int = 7, orders: int = 36) -> Store:
             "state": state})
     special = {5: "wc-failed", 9: "wc-pending", 14: "wc-cancelled"}
     for n in range(orders):
-        order_id = 1001 + n
+        order_id = FIRST_ORDER + n
         when = FIRST_DAY + timedelta(days=n // 6, hours=(n % 6) * 2, minutes=n * 7 % 60)
         status = special.get(n, "wc-processing" if n % 5 == 4 else "wc-completed")
         customer = CUSTOMERS[4] if n in (3, 17, 30) else CUSTOMERS[n % 4]
@@ -379,14 +380,14 @@ def build_woocommerce_db(url: str, seed: int = 7, orders: int = 36) -> Store:
             store.not_paid.add(order_id)
         if n == 22:
             store.foreign.add(order_id)
-    last = 1001 + orders
-    _refund(w, store, last + 1, store.orders[1008], FIRST_DAY + timedelta(days=3, hours=5), "Arrived damaged",
+    last = FIRST_ORDER + orders
+    _refund(w, store, last + 1, store.orders[FIRST_ORDER + 7], FIRST_DAY + timedelta(days=3, hours=5), "Arrived damaged",
             full=False)
-    store.orders[1013].status = "wc-refunded"
-    _refund(w, store, last + 2, store.orders[1013], FIRST_DAY + timedelta(days=4, hours=1), "Order returned",
+    store.orders[FIRST_ORDER + 12].status = "wc-refunded"
+    _refund(w, store, last + 2, store.orders[FIRST_ORDER + 12], FIRST_DAY + timedelta(days=4, hours=1), "Order returned",
             full=True)
     for row in w.rows[wp_wc_orders]:
-        if row["id"] == 1013:
+        if row["id"] == FIRST_ORDER + 12:
             row["status"] = "wc-refunded"
     store.customers, store.products = len(CUSTOMERS), len(PRODUCTS)
     engine = sa.create_engine(url)

@@ -15,6 +15,7 @@ import pytest
 from qbo_pipeline.source.extract import SourceReader
 from qbo_pipeline.source.mapping import load_mapping
 from qbo_pipeline.source.woocommerce import build_woocommerce_db
+from qbo_pipeline_tests.source.conftest import BACKENDS
 
 MAPPING = str(Path(__file__).resolve().parents[2] / "qbo_pipeline" / "source" / "mappings" / "woocommerce.yaml")
 
@@ -23,7 +24,7 @@ def money(value) -> Decimal:
     return Decimal(repr(float(value))).quantize(Decimal("0.01"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)  # MySQL is WooCommerce's own database
 def store_url(request, _server_status, tmp_path):
     from qbo_pipeline_tests.source.conftest import _isolated_database
 
@@ -56,3 +57,22 @@ def test_woocommerce_reads_as_the_store_reports_it(store_url):
     assert refunds == store.refunds
     assert len(frames["customers"]) == store.customers
     assert len(frames["products"]) == store.products
+
+
+def test_woocommerce_as_invoices_reads_tax_and_coupons_as_billed(store_url):
+    store = build_woocommerce_db(store_url)
+    with SourceReader(store_url, "example:woocommerce_invoices") as reader:
+        frames = {e: reader.read(e) for e in ("invoices", "invoice_lines", "payments", "payment_applications")}
+    status = dict(zip(frames["invoices"]["id"].astype(int), frames["invoices"]["status"], strict=True))
+    assert {i for i, s in status.items() if s != "paid"} == store.not_paid
+    sums: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
+    for row in frames["invoice_lines"].itertuples():
+        totals = sums[int(row.invoice_id)]
+        for k, value in enumerate((row.amount - row.discount, row.discount, row.tax_amount)):
+            totals[k] += money(value)
+    assert dict(sums) == {i: [o.net, o.discount, o.tax] for i, o in store.orders.items()}
+    paid = dict(zip(frames["payments"]["id"].astype(int), frames["payments"]["amount"].map(money), strict=True))
+    assert paid == {i: o.total for i, o in store.orders.items() if i not in store.not_paid}
+    applied = frames["payment_applications"]
+    assert dict(zip(applied["invoice_id"].astype(int), applied["amount"].map(money), strict=True)) == {
+        i: o.total - o.tip for i, o in store.orders.items() if i not in store.not_paid}

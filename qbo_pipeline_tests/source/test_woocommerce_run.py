@@ -30,10 +30,12 @@ from qbo_pipeline.sandbox.app import create_app
 from qbo_pipeline.sandbox.server import run_in_thread
 from qbo_pipeline.source.woocommerce import build_woocommerce_db
 from qbo_pipeline_tests.fixtures_sandbox import SandboxHandle
+from qbo_pipeline_tests.source.conftest import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = str(Path(sys.executable).with_name("qbo-pipeline"))
 MAPPING = ROOT / "qbo_pipeline" / "source" / "mappings" / "woocommerce.yaml"
+INVOICE_MAPPING = MAPPING.with_name("woocommerce_invoices.yaml")
 NEVER_PAID_RULE = "never exported"
 
 
@@ -42,7 +44,7 @@ def money(value) -> Decimal:
 
 
 def run_pipeline(tmp: Path, source_url: str, options: dict, accounts: dict | None = None,
-                 check: bool = True) -> SimpleNamespace:
+                 check: bool = True, mapping: Path = MAPPING) -> SimpleNamespace:
     """`qbo-pipeline run` on the store with its own sandbox, ledger and Dagster home; QBO read back."""
     home = tmp / "dagster_home"
     home.mkdir(parents=True)
@@ -52,7 +54,7 @@ def run_pipeline(tmp: Path, source_url: str, options: dict, accounts: dict | Non
     sandbox = SandboxHandle(url=stack.enter_context(run_in_thread(app)), app=app, data_path=tmp / "sandbox.sqlite3")
     config = tmp / "pipeline.yaml"
     config.write_text(yaml.safe_dump({
-        "source": {"url": source_url, "mapping": str(MAPPING)},
+        "source": {"url": source_url, "mapping": str(mapping)},
         "ledger": {"url": f"sqlite:///{tmp}/ledger.db"},
         "companies": [{"key": "shop", "environment": "local", "base_url": sandbox.url}],
         "options": {"sync_start_date": "2026-01-01", **options},
@@ -69,7 +71,8 @@ def run_pipeline(tmp: Path, source_url: str, options: dict, accounts: dict | Non
                 answer = client.get("/query", params={"query": f"select * from {entity} maxresults 1000"})
                 answer.raise_for_status()
                 return answer.json()["QueryResponse"].get(entity, [])
-            booked = {entity: query(entity) for entity in ("SalesReceipt", "RefundReceipt", "Customer", "Item")}
+            booked = {entity: query(entity) for entity in ("SalesReceipt", "RefundReceipt", "Invoice", "Payment",
+                                                            "Customer", "Item")}
     ledger = Ledger(f"sqlite:///{tmp}/ledger.db")
     try:
         links = {(link["entity"], source_id): link.get("qbo_id")
@@ -82,9 +85,9 @@ def run_pipeline(tmp: Path, source_url: str, options: dict, accounts: dict | Non
     return SimpleNamespace(code=done.returncode, output=done.stdout + done.stderr, booked=booked, links=links, quarantined=quarantined, report=report)
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def shop(request, _server_status, tmp_path_factory):
-    """The store on one backend, run once per order and once in the daily summary mode."""
+    """The store on one backend, run per order, in the daily summary mode and with orders as invoices."""
     from qbo_pipeline_tests.source.conftest import _isolated_database
 
     tmp = tmp_path_factory.mktemp(f"woo-{request.param}")
@@ -92,7 +95,8 @@ def shop(request, _server_status, tmp_path_factory):
         store = build_woocommerce_db(url)
         per_order = run_pipeline(tmp / "orders", url, {})
         daily = run_pipeline(tmp / "daily", url, {"summarize": {"sales_receipts": "daily"}})
-        yield SimpleNamespace(backend=request.param, store=store, orders=per_order, daily=daily)
+        invoices = run_pipeline(tmp / "invoices", url, {}, mapping=INVOICE_MAPPING)
+        yield SimpleNamespace(backend=request.param, store=store, orders=per_order, daily=daily, invoices=invoices)
 
 
 def _receipts_by_order(run) -> dict[int, dict]:
@@ -195,3 +199,28 @@ def test_a_refused_daily_summary_fails_the_run(tmp_path, _server_status):
     assert "failed: QBO business_rule code 6000" in run.output
     counts = run.report["entities"]["sales_receipts"]
     assert (run.code, counts["failed"]) == (1, 6), (run.code, counts)
+
+
+def test_orders_as_invoices_book_woocommerce_tax_and_coupons_to_the_cent(shop):
+    """The documented alternative for a store that charges tax: each order an invoice plus its payment."""
+    store, run = shop.store, shop.invoices
+    by_id = {r["Id"]: r for r in run.booked["Invoice"]}
+    invoices = {int(sid): by_id[q] for (entity, sid), q in run.links.items() if entity == "Invoice" and q}
+    assert set(invoices) == set(store.paid())
+    got = {i: (money(r["TotalAmt"]), money(r["TxnTaxDetail"]["TotalTax"]), money(r["Balance"]))
+           for i, r in invoices.items()}
+    assert got == {i: (o.total - o.tip, o.tax, Decimal("0.00")) for i, o in store.paid().items()}
+    discounts = {i: sum(money(line["Amount"]) for line in r["Line"] if line.get("DetailType") == "DiscountLineDetail")
+                 for i, r in invoices.items()}
+    assert discounts == {i: o.discount for i, o in store.paid().items()}
+    paid = {r["Id"]: money(r["TotalAmt"]) for r in run.booked["Payment"]}
+    payments = {int(sid): paid[q] for (entity, sid), q in run.links.items() if entity == "Payment" and q}
+    assert payments == {i: o.total - o.tip for i, o in store.paid().items()}  # the tip moves to its own receipt
+    tips = {int(sid.split(":")[1]) for (entity, sid), q in run.links.items() if entity == "SalesReceipt" and q}
+    assert tips == {i for i, o in store.paid().items() if o.tip}
+    skipped = run.report["entities"]["invoices"]["skipped"]
+    assert sum(skipped.values()) == len(store.not_paid), skipped
+    assert {int(sid) for (entity, sid) in run.quarantined if entity == "invoices"} == store.foreign
+    print(f"\nwoocommerce as invoices on {shop.backend}: {len(invoices)} invoices, tax "
+          f"{sum(o.tax for o in store.paid().values())} and coupons {sum(discounts.values())} to the cent, "
+          f"skipped {skipped}")
