@@ -369,7 +369,7 @@ _ACCEPTS: dict[str, tuple[type, ...]] = {
 _HINTS = {
     "date": "map a DATE/TIMESTAMP column, or convert with {sql: ...}",
     "datetime": "map a TIMESTAMP/DATETIME column, or convert with {sql: ...}",
-    "number": "map a numeric column, or cast with {sql: CAST(x AS NUMERIC)}",
+    "number": "map a numeric column, or cast with {sql: CAST(x AS DECIMAL(18,4))} (MySQL has no CAST AS NUMERIC)",
     "integer": "map an integer column",
     "bool": "map a boolean or 0/1 column, or use {sql: \"CASE WHEN x = 'Y' THEN 1 ELSE 0 END\"}",
     "id": "map a text or integer column",

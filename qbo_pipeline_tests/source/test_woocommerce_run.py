@@ -1,0 +1,226 @@
+"""Measured: a WooCommerce store (its real HPOS tables), mapped from the docs, through `qbo-pipeline run`.
+
+The store is built by ``qbo_pipeline.source.woocommerce`` with WooCommerce's own DDL and
+rows as WooCommerce writes them (EAV item meta, coupons spread over the lines, shipping
+items, a tip fee, tax per line, refunds as ``shop_order_refund`` rows, a guest, a EUR
+order, never-paid orders). The mapping is ``mappings/woocommerce.yaml``. Each backend runs
+the real command twice against its own sandbox over HTTP: one SalesReceipt per order, then
+the daily summary mode; what arrives in QBO is read back over the API and counted to the cent
+against what WooCommerce reports. Every order ends in exactly one place: exported (a link and
+a QBO record), quarantined with a reason, or skipped by a named rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from qbo_pipeline.ledger import Ledger
+from qbo_pipeline.sandbox.app import create_app
+from qbo_pipeline.sandbox.server import run_in_thread
+from qbo_pipeline.source.woocommerce import build_woocommerce_db
+from qbo_pipeline_tests.fixtures_sandbox import SandboxHandle
+from qbo_pipeline_tests.source.conftest import BACKENDS
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = str(Path(sys.executable).with_name("qbo-pipeline"))
+MAPPING = ROOT / "qbo_pipeline" / "source" / "mappings" / "woocommerce.yaml"
+INVOICE_MAPPING = MAPPING.with_name("woocommerce_invoices.yaml")
+NEVER_PAID_RULE = "never exported"
+
+
+def money(value) -> Decimal:
+    return Decimal(repr(float(value))).quantize(Decimal("0.01"))
+
+
+def run_pipeline(tmp: Path, source_url: str, options: dict, accounts: dict | None = None,
+                 check: bool = True, mapping: Path = MAPPING) -> SimpleNamespace:
+    """`qbo-pipeline run` on the store with its own sandbox, ledger and Dagster home; QBO read back."""
+    home = tmp / "dagster_home"
+    home.mkdir(parents=True)
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    stack = contextlib.ExitStack()
+    app = create_app(tmp / "sandbox.sqlite3", admin=True, auto_consent=True, enforce_limits=False)
+    sandbox = SandboxHandle(url=stack.enter_context(run_in_thread(app)), app=app, data_path=tmp / "sandbox.sqlite3")
+    config = tmp / "pipeline.yaml"
+    config.write_text(yaml.safe_dump({
+        "source": {"url": source_url, "mapping": str(mapping)},
+        "ledger": {"url": f"sqlite:///{tmp}/ledger.db"},
+        "companies": [{"key": "shop", "environment": "local", "base_url": sandbox.url}],
+        "options": {"sync_start_date": "2026-01-01", **options},
+        **({"accounts": accounts} if accounts else {}),
+    }))
+    env = {**os.environ, "QBO_PIPELINE_STATE_DIR": str(tmp / "state"), "DAGSTER_HOME": str(home),
+           "QBO_PIPELINE_CONFIG": str(config)}
+    with stack:
+        done = subprocess.run([COMMAND, "run", "--config", str(config)], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0 or not check, done.stdout[-3000:] + done.stderr[-3000:]
+        with sandbox.client() as client:
+            def query(entity: str) -> list[dict]:
+                answer = client.get("/query", params={"query": f"select * from {entity} maxresults 1000"})
+                answer.raise_for_status()
+                return answer.json()["QueryResponse"].get(entity, [])
+            booked = {entity: query(entity) for entity in ("SalesReceipt", "RefundReceipt", "Invoice", "Payment",
+                                                            "Customer", "Item")}
+    ledger = Ledger(f"sqlite:///{tmp}/ledger.db")
+    try:
+        links = {(link["entity"], source_id): link.get("qbo_id")
+                 for (_, source_id), link in ledger.links("shop").items()}
+        quarantined = {(row["entity"], row["source_id"]): row["reason"]
+                       for row in ledger.quarantined(company="shop")}
+        report = ledger.reports("shop", limit=1)[0]["report"]
+    finally:
+        ledger.dispose()
+    return SimpleNamespace(code=done.returncode, output=done.stdout + done.stderr, booked=booked, links=links, quarantined=quarantined, report=report)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shop(request, _server_status, tmp_path_factory):
+    """The store on one backend, run per order, in the daily summary mode and with orders as invoices."""
+    from qbo_pipeline_tests.source.conftest import _isolated_database
+
+    tmp = tmp_path_factory.mktemp(f"woo-{request.param}")
+    for url in _isolated_database(request.param, _server_status, tmp):
+        store = build_woocommerce_db(url)
+        per_order = run_pipeline(tmp / "orders", url, {})
+        daily = run_pipeline(tmp / "daily", url, {"summarize": {"sales_receipts": "daily"}})
+        invoices = run_pipeline(tmp / "invoices", url, {}, mapping=INVOICE_MAPPING)
+        yield SimpleNamespace(backend=request.param, store=store, orders=per_order, daily=daily, invoices=invoices)
+
+
+def _receipts_by_order(run) -> dict[int, dict]:
+    return {int(r["DocNumber"]): r for r in run.booked["SalesReceipt"]}
+
+
+def test_every_order_is_in_exactly_one_place(shop):
+    store, run = shop.store, shop.orders
+    exported = {int(sid) for (entity, sid), qbo_id in run.links.items() if entity == "SalesReceipt" and qbo_id}
+    quarantined = {int(sid): why for (entity, sid), why in run.quarantined.items() if entity == "sales_receipts"}
+    rest = set(store.orders) - exported - set(quarantined)
+    assert not exported & set(quarantined)
+    assert exported == set(store.paid())
+    assert set(_receipts_by_order(run)) == exported
+    assert set(quarantined) == store.foreign
+    assert all("EUR" in why for why in quarantined.values()), quarantined
+    assert rest == store.not_paid
+    skipped = run.report["entities"]["sales_receipts"]["skipped"]
+    assert skipped == {NEVER_PAID_RULE: len(store.not_paid)}, skipped
+    refunds = {int(sid) for (entity, sid), qbo_id in run.links.items() if entity == "RefundReceipt" and qbo_id}
+    assert refunds == set(store.refunds)
+    customers = {sid: qbo_id for (entity, sid), qbo_id in run.links.items() if entity == "Customer"}
+    assert len(customers) == store.customers
+    buyers = {i: r["CustomerRef"]["value"] for i, r in _receipts_by_order(run).items()}
+    assert buyers == {i: customers[str(o.customer)] for i, o in store.paid().items()}  # guests included
+    counts = {e: run.report["entities"][e] for e in ("customers", "products", "sales_receipts", "refunds")}
+    assert all(c["failed"] == 0 and c["blocked"] == 0 for c in counts.values()), counts
+
+
+def test_order_lines_tips_and_refunds_arrive_to_the_cent(shop):
+    store, receipts = shop.store, _receipts_by_order(shop.orders)
+    wrong, lines = {}, 0
+    for order_id, order in store.paid().items():
+        booked = receipts[order_id]
+        sold = [line for line in booked["Line"] if line.get("DetailType") == "SalesItemLineDetail"]
+        tips = [line for line in sold if line.get("Description") == "Tip"]
+        lines += len(sold) - len(tips)
+        got = (sorted(money(line["Amount"]) for line in sold if line not in tips),
+               sum(money(t["Amount"]) for t in tips),
+               money(booked["TotalAmt"]) - money(booked["TxnTaxDetail"]["TotalTax"]))
+        want = (sorted(order.amounts), order.tip, order.net + order.tip)
+        if got != want:
+            wrong[order_id] = (got, want)
+    assert not wrong, wrong
+    assert lines == sum(o.lines + o.shipping_lines for o in store.paid().values())
+    by_id = {r["Id"]: money(r["TotalAmt"]) for r in shop.orders.booked["RefundReceipt"]}
+    refunded = {int(sid): by_id.get(qbo_id) for (entity, sid), qbo_id in shop.orders.links.items()
+                if entity == "RefundReceipt"}
+    assert refunded == store.refunds
+    print(f"\nwoocommerce on {shop.backend}: {len(store.paid())} orders, {lines} lines, "
+          f"net + tips equal to the cent, {len(refunded)} refunds equal; output:\n{shop.orders.output[-1500:]}")
+
+
+@pytest.mark.xfail(strict=True, reason="sales receipts carry no billed tax: sales_receipt_lines has no tax_amount, "
+                                       "so QBO computes its own (the sandbox's company: none) instead of WooCommerce's")
+def test_order_totals_with_tax_arrive_to_the_cent(shop):
+    receipts = _receipts_by_order(shop.orders)
+    wrong = {i: (money(receipts[i]["TotalAmt"]), o.total) for i, o in shop.store.paid().items()
+             if money(receipts[i]["TotalAmt"]) != o.total}
+    assert not wrong, f"{len(wrong)} of {len(shop.store.paid())} orders differ: {list(wrong.items())[:3]}"
+
+
+def test_daily_summaries_equal_the_days_orders(shop):
+    store, run = shop.store, shop.daily
+    days: dict[str, Decimal] = defaultdict(Decimal)
+    for order in store.paid().values():
+        days[order.day] += order.net + order.tip
+    summaries = {r["TxnDate"]: r for r in run.booked["SalesReceipt"]}
+    assert len(run.booked["SalesReceipt"]) == len(days)
+    got = {day: money(r["TotalAmt"]) - money(r["TxnTaxDetail"]["TotalTax"]) for day, r in summaries.items()}
+    assert got == dict(days)
+    for day, receipt in summaries.items():
+        listed = {int(i) for i in receipt["PrivateNote"].split(": ", 1)[1].split(", ")}
+        assert listed == {i for i, o in store.paid().items() if o.day == day}
+    skipped = run.report["entities"]["sales_receipts"]["skipped"]
+    assert sum(skipped.values()) == len(store.paid()) + len(store.not_paid), skipped
+    quarantined = {int(sid) for (entity, sid) in run.quarantined if entity == "sales_receipts"}
+    assert quarantined == store.foreign
+    print(f"\nwoocommerce daily on {shop.backend}: {len(days)} summaries for {len(store.paid())} orders, "
+          f"skipped {skipped}")
+
+
+@pytest.mark.xfail(strict=True, reason="summary mode counts an order mapped as deleted (never paid) as "
+                                       "'summarised' (transform/sales_receipts.summarise_daily), not by its own rule")
+def test_daily_summary_mode_does_not_call_never_paid_orders_summarised(shop):
+    skipped = shop.daily.report["entities"]["sales_receipts"]["skipped"]
+    assert skipped.get("summarised") == len(shop.store.paid()), skipped
+
+
+@pytest.mark.xfail(strict=True, reason="stages.entity_counts leaves summary payloads out of every column, so a "
+                                       "failed daily summary is counted nowhere and `qbo-pipeline run` exits 0")
+def test_a_refused_daily_summary_fails_the_run(tmp_path, _server_status):
+    """QBO refuses every summary (the deposit account is an Income account): the run must say so."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = build_woocommerce_db(url)
+    run = run_pipeline(tmp_path / "refused", url, {"summarize": {"sales_receipts": "daily"}},
+                       accounts={"deposit": "Sales of Product Income", "refund": "Checking"}, check=False)
+    assert len(store.paid()) == 32
+    assert run.booked["SalesReceipt"] == []  # none of the 32 paid orders arrived
+    assert "failed: QBO business_rule code 6000" in run.output
+    counts = run.report["entities"]["sales_receipts"]
+    assert (run.code, counts["failed"]) == (1, 6), (run.code, counts)
+
+
+def test_orders_as_invoices_book_woocommerce_tax_and_coupons_to_the_cent(shop):
+    """The documented alternative for a store that charges tax: each order an invoice plus its payment."""
+    store, run = shop.store, shop.invoices
+    by_id = {r["Id"]: r for r in run.booked["Invoice"]}
+    invoices = {int(sid): by_id[q] for (entity, sid), q in run.links.items() if entity == "Invoice" and q}
+    assert set(invoices) == set(store.paid())
+    got = {i: (money(r["TotalAmt"]), money(r["TxnTaxDetail"]["TotalTax"]), money(r["Balance"]))
+           for i, r in invoices.items()}
+    assert got == {i: (o.total - o.tip, o.tax, Decimal("0.00")) for i, o in store.paid().items()}
+    discounts = {i: sum(money(line["Amount"]) for line in r["Line"] if line.get("DetailType") == "DiscountLineDetail")
+                 for i, r in invoices.items()}
+    assert discounts == {i: o.discount for i, o in store.paid().items()}
+    paid = {r["Id"]: money(r["TotalAmt"]) for r in run.booked["Payment"]}
+    payments = {int(sid): paid[q] for (entity, sid), q in run.links.items() if entity == "Payment" and q}
+    assert payments == {i: o.total - o.tip for i, o in store.paid().items()}  # the tip moves to its own receipt
+    tips = {int(sid.split(":")[1]) for (entity, sid), q in run.links.items() if entity == "SalesReceipt" and q}
+    assert tips == {i for i, o in store.paid().items() if o.tip}
+    skipped = run.report["entities"]["invoices"]["skipped"]
+    assert sum(skipped.values()) == len(store.not_paid), skipped
+    assert {int(sid) for (entity, sid) in run.quarantined if entity == "invoices"} == store.foreign
+    print(f"\nwoocommerce as invoices on {shop.backend}: {len(invoices)} invoices, tax "
+          f"{sum(o.tax for o in store.paid().values())} and coupons {sum(discounts.values())} to the cent, "
+          f"skipped {skipped}")
