@@ -344,7 +344,7 @@ def sync_company(
         timer.say(f"{company}: read " + ", ".join(f"{e.name} {_count(frames, e)}" for e in REGISTRY))
         with timer.stage("validate"):
             validations = validate_changes(config, frames)
-            validations = refuse_foreign_currencies(validations, company_currencies(session))
+            validations = refuse_foreign_currencies(validations, company_currencies(session), frames)
         with timer.stage("transform"):
             transforms = transform_changes(config, company, validations, ledger, reader)
         with timer.stage("drift"):
@@ -710,6 +710,43 @@ def _skip_column(reason: str) -> str | None:
     return reason.split(":")[0].split(" (")[0].split(";")[0].strip() or "skipped"
 
 
+_UNFINISHED = ("failed", "blocked")
+_COMPANIONS = (TIP_PREFIX, APPLY_PREFIX, APPLY_NOTE_PREFIX)
+
+
+def _row_columns(transformed: TransformResult,
+                 final: Mapping[tuple[str, str], tuple[str, str | None]]) -> dict[str, tuple[str, str | None]]:
+    """Where each source row of one entity's payloads ended, companions and summaries included.
+
+    A row is exported only if every document it made was: a payment whose tip receipt or a credit
+    whose applying payment failed counts as failed (the run exits 1), and each order of a daily
+    summary ends where its summary did (created, failed, ...), not as a mere skip.
+    """
+    rows: dict[str, tuple[str, str | None]] = {}
+    companions: list[tuple[str, tuple[str, str | None]]] = []
+    summaries: dict[str, tuple[str, str | None]] = {}
+    for payload in transformed.payloads:
+        if is_derived(payload.source_id):
+            continue
+        where = final.get((payload.entity, payload.source_id), ("unchanged", None))
+        if payload.source_id.startswith(SUMMARY_PREFIX):
+            summaries[payload.source_id] = where
+        elif payload.source_id.startswith(_COMPANIONS):
+            companions.append((payload.source_id.split(":", 1)[1], where))
+        else:
+            rows[payload.source_id] = where
+    normalised = transformed.normalisations
+    if summaries and normalised is not None and len(normalised):
+        members = normalised[normalised["rule"] == "summarised"]
+        for order_id, summary_id in zip(members["source_id"], members["value"], strict=True):
+            if summary_id in summaries:
+                rows[str(order_id)] = summaries[summary_id]
+    for parent, where in companions:
+        if where[0] in _UNFINISHED and rows.get(parent, ("", None))[0] not in _UNFINISHED:
+            rows[parent if parent in rows else f"companion of {parent}"] = where
+    return rows
+
+
 def entity_counts(frames: Mapping[str, pd.DataFrame], validations: Mapping[str, ValidationResult],
                   transforms: Mapping[str, TransformResult], report: ExportReport) -> dict[str, EntityCounts]:
     """Per registry entity, where each source row read ended (one column per row)."""
@@ -735,18 +772,17 @@ def entity_counts(frames: Mapping[str, pd.DataFrame], validations: Mapping[str, 
     for spec in REGISTRY:
         values: dict[str, Any] = {"read": _count(frames, spec), "skipped": {}}
         values["quarantined"] = len(quarantined_ids(validations[spec.name]))
+        rows = _row_columns(transforms[spec.name], final)
         skipped_rows = transforms[spec.name].skipped
         if skipped_rows is not None and len(skipped_rows):
+            skipped_rows = skipped_rows[~skipped_rows["source_id"].isin(rows.keys())]
             for rule, n in skipped_rows.drop_duplicates("source_id")["rule"].value_counts().items():
                 values["skipped"][str(rule)] = int(n)
         for payload in transforms[spec.name].payloads:
             if is_derived(payload.source_id):  # not a source row: counted apart when written
                 column, _ = final.get((payload.entity, payload.source_id), ("unchanged", None))
                 values["derived"] = values.get("derived", 0) + (column in ("created", "updated"))
-                continue
-            if payload.source_id.startswith((SUMMARY_PREFIX, TIP_PREFIX, APPLY_PREFIX, APPLY_NOTE_PREFIX)):
-                continue  # a summary, a tip receipt or a credit's applying payment is not a source row of its own
-            column, reason = final.get((payload.entity, payload.source_id), ("unchanged", None))
+        for column, reason in rows.values():
             if column == "skipped":
                 values["skipped"][reason or "skipped"] = values["skipped"].get(reason or "skipped", 0) + 1
             else:

@@ -59,6 +59,7 @@ class SalesReceiptLine(_ItemLine):
     unit_price: Series[float] = pa.Field(nullable=True, description="Unit price.")
     amount: Series[float] = pa.Field(ge=0, description="quantity x unit_price (within half a cent).")
     tax_code: Series[str] = pa.Field(nullable=True, description="Source tax code, mapped like invoice lines.")
+    tax_amount: Series[float] = pa.Field(nullable=True, ge=0, description="Tax billed on this line (booked as is).")
     class_name: Series[str] = pa.Field(nullable=True, description="QBO Class of the line.")
     updated_at: Series[pa.DateTime] = pa.Field(description="Last change in the source (UTC).")
 

@@ -42,9 +42,14 @@ def refusal(code: str, home: str) -> str:
 
 
 def refuse_foreign_currencies(validations: Mapping[str, ValidationResult], settings: CurrencySettings,
-                              ) -> dict[str, ValidationResult]:
+                              frames: Mapping[str, pd.DataFrame] | None = None) -> dict[str, ValidationResult]:
     """The validations with every valid record in a foreign currency moved to the quarantine (check
-    ``multicurrency_off``), children included, when the company has multicurrency off; unchanged otherwise."""
+    ``multicurrency_off``), children included, when the company has multicurrency off; unchanged otherwise.
+
+    A foreign record already quarantined because its customer has another currency gets the
+    ``multicurrency_off`` reason last (the one the ledger shows): giving the customer its
+    currency cannot work while the company has multicurrency off; the setting is the fix.
+    """
     if settings.multicurrency:
         return dict(validations)
     from qbo_pipeline.entities import entity as lookup
@@ -52,6 +57,7 @@ def refuse_foreign_currencies(validations: Mapping[str, ValidationResult], setti
     out: dict[str, ValidationResult] = {}
     for name, result in validations.items():
         spec = lookup(name)
+        result = _name_the_setting(name, spec.table, result, settings, (frames or {}).get(spec.table))
         main = result.valid.get(spec.table)
         if main is None or main.empty or "currency" not in main:
             out[name] = result
@@ -78,3 +84,23 @@ def refuse_foreign_currencies(validations: Mapping[str, ValidationResult], setti
                                ignore_index=True).astype(object)
         out[name] = replace(result, valid=valid, quarantine=quarantine)
     return out
+
+
+def _name_the_setting(name: str, table: str, result: ValidationResult, settings: CurrencySettings,
+                      frame: pd.DataFrame | None) -> ValidationResult:
+    """``multicurrency_off`` added after a ``currency_mismatch`` of a record in a foreign currency."""
+    quarantine = result.quarantine
+    if frame is None or frame.empty or "currency" not in frame or quarantine is None or not len(quarantine):
+        return result
+    mismatched = quarantine[(quarantine["check"] == "currency_mismatch") & (quarantine["entity"] == name)]
+    if mismatched.empty:
+        return result
+    currencies = dict(zip(frame["id"].astype(str), frame["currency"], strict=True))
+    foreign = [(sid, currencies[sid]) for sid in dict.fromkeys(mismatched["source_id"].astype(str))
+               if isinstance(currencies.get(sid), str) and currencies[sid].strip() not in ("", settings.home)]
+    if not foreign:
+        return result
+    rows = pd.DataFrame({"entity": name, "source_id": [sid for sid, _ in foreign], "column": "currency",
+                         "check": "multicurrency_off", "reason": [refusal(c.strip(), settings.home) for _, c in foreign],
+                         "row_id": [sid for sid, _ in foreign]}, columns=QUARANTINE_COLUMNS)
+    return replace(result, quarantine=pd.concat([quarantine, rows], ignore_index=True).astype(object))

@@ -321,6 +321,7 @@ sales_receipt_lines = sa.Table(
     *_line_key("receipt_id"),
     *_item_line("quantity x unit_price"),
     sa.Column("tax_code", sa.Text),
+    sa.Column("tax_amount", sa.Numeric(18, 2), comment="tax billed on this line; QBO books exactly the sum"),
     *_tracking(department=False, class_comment="line tracking; the receipt's class when empty"),
     *_updated_at(),
 )

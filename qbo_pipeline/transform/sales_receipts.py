@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pandas as pd
 
 from qbo_pipeline.config import PipelineConfig
@@ -59,6 +60,20 @@ def receipt_line(config: PipelineConfig, number: int, cents: int, item_ref: dict
     return line
 
 
+def billed_tax(line_tax: np.ndarray | None, positions: list[int]) -> int | None:
+    """Cents of tax the shop billed on an order's lines, or None when the source gave none.
+
+    QBO takes it as ``TxnTaxDetail.TotalTax`` (its override: the tax as billed), as for
+    invoices; without it QBO would compute its own tax, and the receipt's total would not be
+    what the customer paid.
+    """
+    if line_tax is None or not positions:
+        return None
+    values = line_tax[positions]
+    given = values[~np.isnan(values)]
+    return int(to_cents(given).sum()) if len(given) else None
+
+
 def _no_tax(config: PipelineConfig) -> str | None:
     return "NON" if config.taxes.mode == "us" else config.taxes.default_code
 
@@ -73,6 +88,7 @@ def build_sales_receipts(receipts: pd.DataFrame, lines: pd.DataFrame, config: Pi
     lines = lines.sort_values(["receipt_id", "line_no", "id"], kind="stable").reset_index(drop=True)
     codes = tax_codes(lines["tax_code"], config).to_numpy()
     cents = to_cents(lines["amount"].to_numpy())
+    line_tax = lines["tax_amount"].to_numpy(dtype="float64") if "tax_amount" in lines else None
     by_receipt = positions_by_parent(lines["receipt_id"].to_numpy())
     tips = to_cents(receipts["tip"].fillna(0.0).to_numpy())
     generic = named_ref("Item", options.generic_item)
@@ -130,6 +146,9 @@ def build_sales_receipts(receipts: pd.DataFrame, lines: pd.DataFrame, config: Pi
             body["GlobalTaxCalculation"] = config.taxes.global_calculation
         tracking(body, None, row["department_name"])
         body["Line"] = body_lines
+        billed = billed_tax(line_tax, positions)
+        if billed is not None and not config.taxes.inclusive:
+            body["TxnTaxDetail"] = {"TotalTax": billed / 100}
         payloads.append(Payload("SalesReceipt", sid, body, action="delete" if row["deleted"] else "upsert",
                                 lookup=lookup, txn_date=body["TxnDate"]))
     if config.options.summarize.get("sales_receipts") == "daily":
@@ -153,18 +172,19 @@ def summarise_daily(payloads: list[Payload], report: Report, config: PipelineCon
     Lines are summed per item, tax code and class (tips stay on the tips item); the order ids
     are kept: each order is skipped by the rule ``summarised`` naming its summary, the
     normalisation report maps order -> summary, and the summary's PrivateNote lists them.
-    A deleted order simply leaves its day's summary (which is rebuilt from the whole day).
+    A deleted order leaves its day's summary (rebuilt from the whole day) and keeps its own delete,
+    which the planner skips when the order was never exported on its own.
     """
     home = config.options.home_currency
     groups: dict[tuple[str, ...], list[Payload]] = {}
     default_key = summary_key({"TxnDate": "", "DepositToAccountRef": named_ref("Account", config.accounts.deposit)},
                               home)[1:]
+    out = []
     for payload in payloads:
         if payload.action == "upsert":
             groups.setdefault(summary_key(payload.body, home), []).append(payload)
-        else:
-            report.skip(payload.source_id, "summarised", "Deleted: left out of its day's summary.")
-    out = []
+        else:  # left out of its day's summary; its own delete/void goes to the planner as without summaries
+            out.append(payload)  # (an order never exported alone is skipped as such, not called summarised)
     for key, orders in sorted(groups.items()):
         day, currency = key[0], key[1]
         # stable per group (not by position): a new order in another currency or location that day
@@ -194,6 +214,9 @@ def summarise_daily(payloads: list[Payload], report: Report, config: PipelineCon
             note = note[: LIMITS["PrivateNote"] - 40].rsplit(",", 1)[0] + " ... (all in the sync report)"
         body = {"TxnDate": day, "DocNumber": f"S{day.replace('-', '')}{suffix}",
                 "DepositToAccountRef": first["DepositToAccountRef"], "PrivateNote": note, "Line": body_lines}
+        billed = [round(o.body["TxnTaxDetail"]["TotalTax"] * 100) for o in orders if "TxnTaxDetail" in o.body]
+        if billed:  # the day's billed tax, as billed (orders without billed tax add none)
+            body["TxnTaxDetail"] = {"TotalTax": sum(billed) / 100}
         for field_name in ("CurrencyRef", "DepartmentRef", "GlobalTaxCalculation"):
             if field_name in first:
                 body[field_name] = first[field_name]
