@@ -35,10 +35,12 @@ import sqlalchemy as sa
 
 from qbo_pipeline.source import model
 from qbo_pipeline.source.mapping import (
+    CANONICAL,
     CHILDREN,
     PARENT_KEY,
     ColumnSource,
     Mapping,
+    canonical_mapping,
     check_mapping,
     column_default,
     column_kind,
@@ -372,6 +374,8 @@ class SourceReader:
     # --- query building ---------------------------------------------------------------------
     def _ensure_checked(self) -> None:
         if not self._checked:
+            if self.mapping.name == CANONICAL and not self.mapping.checked_against:
+                self.mapping = canonical_mapping(engine=self.engine)  # the optional columns this database has
             check_mapping(self.mapping, self.engine)
             self._checked = True
 

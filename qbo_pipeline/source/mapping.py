@@ -205,13 +205,25 @@ class Mapping:
         return self.entities.get(name)
 
 
-def canonical_mapping(schema: str | None = None) -> Mapping:
-    """The identity mapping: the source already has the canonical tables (the demo database)."""
+def canonical_mapping(schema: str | None = None, engine: sa.Engine | None = None) -> Mapping:
+    """The identity mapping: the source already has the canonical tables (the demo database).
+
+    Columns added after the first release (``model.OPTIONAL_COLUMNS``) are read where the
+    database has them and read as empty where a database made by an earlier version lacks them;
+    without an ``engine`` to ask, they are left out.
+    """
+    present: dict[str, set[str]] = {}
+    if engine is not None:
+        inspector = sa.inspect(engine)
+        for name in model.OPTIONAL_COLUMNS:
+            if inspector.has_table(name, schema=schema):
+                present[name] = {c["name"] for c in inspector.get_columns(name, schema=schema)}
     return Mapping(
         name=CANONICAL,
         entities={
             name: EntityMapping(name, {c: ColumnSource(column=c) for c in entity.columns
-                                       if c not in model.OPTIONAL_COLUMNS.get(name, ())}, table=name, schema=schema)
+                                       if c not in model.OPTIONAL_COLUMNS.get(name, ()) or c in present.get(name, ())},
+                                table=name, schema=schema)
             for name, entity in model.ENTITIES.items()
         },
     )
@@ -450,7 +462,7 @@ def load_mapping(spec: str | Path, engine: sa.Engine | None = None) -> Mapping:
     """
     spec = str(spec)
     if spec == CANONICAL:
-        mapping = canonical_mapping()
+        mapping = canonical_mapping(engine=engine)
     else:
         path = _resolve_path(spec)
         try:

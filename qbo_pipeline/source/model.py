@@ -259,10 +259,11 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "invoices": ("kind", "credited_invoice_id", "tax_amount", "tax_rate", "tax_code", "discount_amount",
                  "discount_percent", "discount_after_tax"),
     "invoice_lines": ("tax_amount", "tax_rate"),
+    "sales_receipt_lines": ("tax_amount",),
 }
 """Columns added after the first release (tax as billed, invoice discounts). The identity
-mapping of the demo database reads them as empty, so a database made by an earlier version
-still reads; a YAML mapping maps them like any other column."""
+mapping reads them where the database has them and as empty where a database made by an
+earlier version lacks them; a YAML mapping maps them like any other column."""
 
 UNREADABLE = "_unreadable"
 """Extra column of an extracted frame: per row, the values that could not be read, as

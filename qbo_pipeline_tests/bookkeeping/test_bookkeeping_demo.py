@@ -42,3 +42,25 @@ def test_an_older_demo_database_gets_the_new_tables_empty(tmp_path):
     add_missing_tables(url)
     with SourceReader(url) as reader:
         assert all(reader.read(t).empty for t in BOOKKEEPING)
+
+
+def test_canonical_tables_give_their_tax_as_billed_and_an_older_database_reads_it_as_empty(tmp_path):
+    """The identity mapping reads the columns added later (tax as billed) where the database has
+    them, so a user's canonical tables never lose billed tax; a database without them still reads."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    init_demo_db(url, scale=0.01, today=date(2026, 6, 15))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        line_id = conn.execute(sa.text("SELECT id FROM sales_receipt_lines ORDER BY id LIMIT 1")).scalar_one()
+        conn.execute(sa.text("UPDATE sales_receipt_lines SET tax_amount = 1.23 WHERE id = :i"), {"i": line_id})
+        conn.execute(sa.text("UPDATE invoice_lines SET tax_amount = 0.5"))
+    with SourceReader(url) as reader:
+        lines = reader.read("sales_receipt_lines")
+        assert float(lines.set_index("id").loc[line_id, "tax_amount"]) == 1.23
+        assert (reader.read("invoice_lines")["tax_amount"] == 0.5).all()
+    with engine.begin() as conn:  # as made by a version before sales_receipt_lines.tax_amount
+        conn.execute(sa.text("ALTER TABLE sales_receipt_lines DROP COLUMN tax_amount"))
+    engine.dispose()
+    with SourceReader(url) as reader:
+        lines = reader.read("sales_receipt_lines")
+        assert len(lines) > 0 and lines["tax_amount"].isna().all()

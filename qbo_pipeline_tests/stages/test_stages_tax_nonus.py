@@ -69,8 +69,8 @@ def _source(path: Path, currency: str, invoices: list[tuple[list[dict], dict]]) 
 
 
 def _mapping(tmp_path: Path) -> str:
-    """A YAML mapping of the canonical billing tables onto themselves, tax columns included (the
-    built-in identity mapping reads the tax-as-billed columns as empty, for older demo databases)."""
+    """A YAML mapping of the canonical billing tables onto themselves, tax columns included, as a
+    user maps their own tables (the built-in identity mapping reads them too where they exist)."""
     entities = {name: {"table": name,
                        "columns": {str(column): str(column) for column in model.ENTITIES[name].columns}}
                 for name in ("customers", "products", "invoices", "invoice_lines")}
