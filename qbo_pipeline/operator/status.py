@@ -82,6 +82,9 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
         links = ledger.links(company_key) if with_source else {}
         quarantined = quarantined_counts(ledger, company_key)
         runs = ledger.runs(company_key, limit=run_limit)
+        reports: dict[str, Any] = {}
+        for row in ledger.reports(company_key, limit=max(run_limit * 3, 10)):  # newest first: keep a run's last
+            reports.setdefault(row["run_id"], row["report"])
         lock = lock_state(ledger, company_key, stuck_after)
         connection = open_vault(config, ledger).status(company_key)
         drift = open_drift(ledger, company_key)
@@ -111,12 +114,31 @@ def company_status(config: PipelineConfig, company_key: str, *, since_days: int,
                              "transactions_days": since_days if with_source and since_days > 0 else None},
         "entities": entities,
         "runs": [{k: run.get(k) for k in ("run_id", "status", "started_at", "finished_at", "dry_run", "write_requests",
-                                          "message")} | {"counts": {k: v for k, v in (run.get("counts") or {}).items() if v}}
+                                          "message")} | {"counts": {k: v for k, v in (run.get("counts") or {}).items() if v},
+                                                         "rows": source_rows(reports.get(run["run_id"]))}
                  for run in runs],
         "export_lock": lock,
         "drift": {"open": sum(drift.values()), "by_entity": drift,
                   "checked_until": drift_checked.isoformat() if drift_checked else None},
     }
+
+
+ROW_COLUMNS = ("created", "updated", "unchanged", "quarantined", "skipped", "removed", "deactivated", "failed",
+               "blocked")
+
+
+def source_rows(report: dict[str, Any] | None) -> dict[str, int] | None:
+    """Where a run's source rows ended, summed over entities: the same columns as the run's own summary
+    (the engine's counts also hold companion documents, so they do not add up to the rows read)."""
+    if not report or not report.get("entities"):
+        return None
+    totals = dict.fromkeys(("read", *ROW_COLUMNS), 0)
+    for counts in report["entities"].values():
+        totals["read"] += counts.get("read", 0)
+        for column in ROW_COLUMNS:
+            value = counts.get(column, 0)
+            totals[column] += sum(value.values()) if isinstance(value, dict) else value
+    return {k: v for k, v in totals.items() if v or k == "read"}
 
 
 def record_status(config: PipelineConfig, company_key: str, entity: str, source_id: str) -> dict[str, Any] | None:
@@ -187,7 +209,7 @@ def _print_company(data: dict[str, Any]) -> None:
                    + ("; clear it with `qbo-pipeline unlock`" if lock["state"] == "stuck" else ""))
     click.echo("last runs:" if data["runs"] else "last runs: none")
     for run in data["runs"]:
-        counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items()) or "nothing to do"
+        counts = ", ".join(f"{k} {v}" for k, v in (run["rows"] or run["counts"]).items()) or "nothing to do"
         started = run["started_at"].strftime("%Y-%m-%d %H:%M") if run["started_at"] else "-"
         click.echo(f"  {started}  {run['status']:<8} {counts}  ({run['run_id']})")
 

@@ -71,3 +71,18 @@ def test_status_record_shows_history_and_the_quickbooks_link(connected_env: Oper
 
     result = connected_env.invoke("status", "--record", "invoice", "NOPE")
     assert result.exit_code == 1 and "not in the ledger" in result.stderr
+
+
+def test_last_runs_count_source_rows_as_the_run_summary_does() -> None:
+    """A run's line in `status` sums its sync report's per-entity rows (the columns of the run's own
+    table), not the engine's documents, which include companions such as credit applications."""
+    from qbo_pipeline.operator.status import source_rows
+
+    report = {"entities": {
+        "invoices": {"read": 10, "quarantined": 1, "skipped": {"draft": 2, "before_sync_start": 1}, "created": 6,
+                     "updated": 0, "unchanged": 0, "failed": 0, "blocked": 0, "write_requests": 2},
+        "payments": {"read": 5, "quarantined": 0, "skipped": {}, "created": 3, "updated": 1, "failed": 1,
+                     "blocked": 0, "write_requests": 1}}}
+    assert source_rows(report) == {"read": 15, "created": 9, "updated": 1, "quarantined": 1, "skipped": 3,
+                                   "failed": 1}
+    assert source_rows(None) is None and source_rows({"entities": {}}) is None
