@@ -25,14 +25,6 @@ KILLS = int(os.environ.get("QBO_SOAK_KILLS", "2"))
 SCALE = float(os.environ.get("QBO_SOAK_SCALE", "0.005"))
 PG_URL = os.environ.get("QBO_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
-# On main 3211378 the run path is `execute_in_process`: a run killed while an export step holds
-# the `qbo_export_<company>` pool slot leaves the slot claimed and the Dagster run STARTED, and
-# every later `qbo-pipeline run` waits for that slot for ever (DEBUG message only). The soak
-# sees it as a stuck run. dagster12's run path (stale-run cleanup on start) must make this pass;
-# the strict mark then turns into a failure that tells the lead to remove it.
-STALE_SLOT = ("dagster12 (runner.py, defs/): a SIGKILLed `qbo-pipeline run` leaves its Dagster run STARTED and "
-              "its qbo_export_<company> pool slot claimed; the next run waits for the slot for ever (issue 12/17)")
-
 
 def _small(**overrides) -> SoakOptions:
     options = SoakOptions(kills=KILLS, scale=SCALE, stall_seconds=40, run_timeout=300, repair_stuck=False,
@@ -78,13 +70,7 @@ def postgres_instance_url():
         admin.dispose()
 
 
-PG_INSTANCE_IGNORED = ("dagster12 (local.prepare_dagster_home): `qbo-pipeline run` overwrites $DAGSTER_HOME/dagster.yaml "
-                       "with the project's SQLite dagster.yaml, so the PostgreSQL instance variant is never used by the "
-                       "run path (and the stale-slot defect above)")
-
-
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason=PG_INSTANCE_IGNORED)
 def test_small_soak_on_the_postgres_instance(tmp_path, postgres_instance_url, monkeypatch, record_property):
     monkeypatch.setenv("DAGSTER_PG_URL", postgres_instance_url)
     report = soak(tmp_path, _small(instance="postgres"))
