@@ -61,7 +61,9 @@ def project_root() -> Path:
 
 # Beside the instance file qbo-pipeline wrote: the SHA-256 of what it wrote. A file whose digest
 # still matches is the project's own copy (refreshed when the project's changes); any other file
-# is the user's (their PostgreSQL instance, docs/deployment.md) and is never overwritten.
+# is the user's (their PostgreSQL instance, docs/deployment.md) and is never overwritten. Without
+# the digest (written by an earlier version), a file beginning with the project file's first line
+# is the project's copy.
 WRITTEN_MARK = ".dagster.yaml.qbo-pipeline"
 
 
@@ -82,7 +84,10 @@ def prepare_dagster_home() -> Path:
     wanted = template.read_bytes()
     if target.exists():
         present = target.read_bytes()
-        ours = present == wanted or (mark.exists() and mark.read_text().strip() == _digest(present))
+        if mark.exists():
+            ours = present == wanted or mark.read_text().strip() == _digest(present)
+        else:  # written before the digest existed: the project's copies all begin with its first line
+            ours = present.splitlines()[:1] == wanted.splitlines()[:1]
         if not ours:
             log.info("using the instance file %s as it is (not the project's copy: left unchanged)", target)
             return home

@@ -53,3 +53,11 @@ def test_an_older_projects_copy_is_refreshed(home: Path) -> None:
     (home / WRITTEN_MARK).write_text(hashlib.sha256(older.encode()).hexdigest() + "\n")
     prepare_dagster_home()
     assert (home / "dagster.yaml").read_bytes() == TEMPLATE.read_bytes()
+
+
+def test_a_copy_written_before_the_digest_existed_is_refreshed(home: Path) -> None:
+    home.mkdir()
+    first_line = TEMPLATE.read_text().splitlines()[0]
+    (home / "dagster.yaml").write_text(first_line + "\ntelemetry:\n  enabled: false\n")
+    prepare_dagster_home()
+    assert (home / "dagster.yaml").read_bytes() == TEMPLATE.read_bytes()
