@@ -33,6 +33,9 @@ PID_RUN_TAG = "qbo_pipeline/pid_of_run"  # the run the two tags above were writt
 PARENT_RUN_TAG = "dagster/parent_run_id"  # retries and re-executions: tags copied from this run
 PARTITION_TAG = "dagster/partition"
 IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+# `qbo-pipeline run` creates its run NOT_STARTED, tagged with its process, then starts it: a kill in
+# between left it NOT_STARTED for ever (3 of 100 kills in the soak of 2026-12-01)
+UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, *IN_PROGRESS]
 
 
 def process_tags(run_id: str) -> dict[str, str]:
@@ -53,10 +56,10 @@ def fail_orphaned_runs(
     instance: dg.DagsterInstance, company: str | None = None, *, keep: str | None = None,
     say: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Mark failed the in-progress runs (of ``company``, or all) whose process has ended; free their slots."""
+    """Mark failed the unfinished runs (of ``company``, or all) whose process has ended; free their slots."""
     tags = {PARTITION_TAG: company} if company else {}
     ended: list[str] = []
-    for run in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS, tags=tags)):
+    for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED, tags=tags)):
         pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
         if run.run_id == keep or not pid or not host or not names_its_process(run):
             continue

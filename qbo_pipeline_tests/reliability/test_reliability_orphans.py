@@ -67,6 +67,17 @@ def test_a_run_whose_own_process_ended_is_marked_failed(instance, dead_pid):
     assert _status(instance, run_id) == "FAILURE"
 
 
+def test_a_run_created_but_never_started_by_a_killed_command_is_marked_failed(instance, dead_pid):
+    """`qbo-pipeline run` creates its run NOT_STARTED (tagged with its process), then starts it."""
+    run_id = str(uuid.uuid4())
+    instance.create_run_for_job(_job, run_id=run_id, tags={"dagster/partition": "demo", **_own(dead_pid, run_id)},
+                                status=dg.DagsterRunStatus.NOT_STARTED)
+    untagged = _started(instance, {})  # a run the daemon created: no process named, never judged
+    assert fail_orphaned_runs(instance, "demo") == [run_id]
+    assert _status(instance, run_id) == "FAILURE"
+    assert _status(instance, untagged) == "STARTED"
+
+
 def test_a_living_process_keeps_its_run(instance):
     run_id = str(uuid.uuid4())
     instance.create_run_for_job(_job, run_id=run_id, tags={"dagster/partition": "demo", **_own(os.getpid(), run_id)},
