@@ -371,6 +371,11 @@ class SoakEnvironment:
         """``dagster-daemon run`` on the project's workspace (its own process group: the daemon, its
         code server and the run workers the code server spawns); the source sensor turned on once."""
         workspace = str(ROOT / "workspace.yaml")
+        if sensors:
+            # what `qbo-pipeline ui` does before it starts Dagster: create the instance's storages once,
+            # under the project's lock (the daemon and `dagster sensor list` starting together on a fresh
+            # SQLite instance each stamp its schema: "more than one head")
+            self.helper("init")
         self.daemon = start_group([str(BIN / "dagster-daemon"), "run", "-w", workspace], env=self.env(),
                                   log_path=self.logs / "daemon.log")
         self.started.append(self.daemon)
@@ -872,6 +877,16 @@ def _repair() -> dict[str, Any]:
     return {"runs_marked_failed_and_slots_freed": done}
 
 
+def _init() -> dict[str, Any]:
+    from qbo_pipeline.defs.runs import open_instance
+
+    instance = open_instance()
+    try:
+        return {"storage": type(instance.run_storage).__name__}
+    finally:
+        instance.dispose()
+
+
 def _nudge() -> dict[str, Any]:
     """Forget when the running source sensors last ticked, so the daemon evaluates them at its next
     iteration (their 5-minute interval would allow a dozen sensor runs per hour of soak)."""
@@ -969,7 +984,7 @@ def main(argv: list[str]) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     action, args = argv[0], argv[1:]
-    result = {"inspect": _instance_state, "repair": _repair, "nudge": _nudge, "baseline": _baseline, "books": _books}[action](*args)
+    result = {"inspect": _instance_state, "repair": _repair, "nudge": _nudge, "init": _init, "baseline": _baseline, "books": _books}[action](*args)
     print("SOAK " + json.dumps(result, default=str), flush=True)
     return 0
 
