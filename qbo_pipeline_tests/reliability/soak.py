@@ -59,6 +59,7 @@ NO_FAULTS = {"replace": True}
 # A run busier than this share of one core is working (see ProgressWatch); the harness polls this often.
 CPU_BUSY_SHARE = 0.6
 POLL_SECONDS = 0.03
+SOURCE_SENSOR = "source_changes"  # qbo_pipeline/defs/sensors.py
 
 
 @dataclass
@@ -81,7 +82,6 @@ class SoakOptions:
     instance: str = "sqlite"  # sqlite | postgres (docs/dagster.postgres.yaml; needs DAGSTER_PG_URL)
     daemon: bool = False  # kill runs the dagster-daemon launches (source sensor, backfills) instead of `run`s
     daemon_kill_share: float = 0.25  # daemon mode: share of kills that take the whole daemon (and its workers)
-    backfill_share: float = 0.5  # daemon mode: share of attempts launched by a backfill (the rest by the sensor)
     launch_timeout: float = 150.0  # daemon mode: a launched run must have started within this
     companies: tuple[str, ...] = (COMPANY,)
     # options.sync_start_date this many days back: Dagster's per-day bookkeeping of the current run
@@ -381,15 +381,10 @@ class SoakEnvironment:
         self.started.append(self.daemon)
         if not sensors:
             return
-        listed = subprocess.run([str(BIN / "dagster"), "sensor", "list", "-w", workspace], env=self.env(), cwd=ROOT,
-                                capture_output=True, text=True, timeout=300)
-        names = [line.split(":", 1)[1].split()[0] for line in listed.stdout.splitlines()
-                 if line.startswith("Sensor:") and "source" in line]  # "Sensor: source_changes [STOPPED]"
-        for name in names:
-            subprocess.run([str(BIN / "dagster"), "sensor", "start", name, "-w", workspace], env=self.env(), cwd=ROOT,
-                           capture_output=True, text=True, timeout=300, check=False)
-        if not names:
-            raise RuntimeError(f"no source sensor found: {listed.stdout[-2000:]} {listed.stderr[-2000:]}")
+        started = subprocess.run([str(BIN / "dagster"), "sensor", "start", SOURCE_SENSOR, "-w", workspace],
+                                 env=self.env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+        if started.returncode != 0:
+            raise RuntimeError(f"could not start the {SOURCE_SENSOR} sensor: {started.stdout[-2000:]} {started.stderr[-2000:]}")
 
     def kill_daemon(self) -> None:
         """SIGKILL the daemon's whole process group: daemon, code server and every run worker."""
@@ -627,8 +622,10 @@ def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: 
     """One run launched through the daemon (the source sensor or a backfill), SIGKILLed at a random
     moment or right after its first writes: its run worker alone, or the whole daemon with it."""
     options = env.options
-    how = "backfill" if rng.random() < options.backfill_share else "sensor"
-    target = "daemon" if rng.random() < options.daemon_kill_share else "worker"
+    # sensor and backfill in turn; every n-th kill takes the whole daemon (n = 1 / daemon_kill_share)
+    how = "sensor" if number % 2 else "backfill"
+    every = round(1 / options.daemon_kill_share) if options.daemon_kill_share > 0 else 0
+    target = "daemon" if every and (report.kills + 1) % every == 0 else "worker"
     if env.daemon is None:
         env.start_daemon(sensors=False)
     started = time.monotonic()
@@ -780,12 +777,16 @@ def daemon_run_to_end(env: SoakEnvironment, report: SoakReport) -> dict[str, Any
 def verify(env: SoakEnvironment, report: SoakReport) -> None:
     """Faults off; a clean run must finish alone; then the books and what is left held; then a no-op run."""
     env.set_faults(NO_FAULTS)
-    if env.options.daemon:
+    if env.options.daemon:  # the clean run is the sensor's, launched by the daemon
         report.daemon_final_run = daemon_run_to_end(env, report)
-    if env.daemon is not None:
         stop_group(env.daemon)
         env.daemon = None
-    report.final_run = run_to_end(env, "final", report)
+        report.final_run = {"returncode": 0 if report.daemon_final_run.get("ok") else 1, "stuck": False,
+                            "seconds": report.daemon_final_run.get("seconds", 0),
+                            "writes": report.daemon_final_run.get("writes", 0), "log": "", "tail": "",
+                            "by": "the daemon (source sensor)"}
+    else:
+        report.final_run = run_to_end(env, "final", report)
     if report.final_run["stuck"] and not env.options.repair_stuck:
         return  # the next run needs a manual step: the promise is broken, the rest would wait the same way
     if report.final_run["stuck"]:

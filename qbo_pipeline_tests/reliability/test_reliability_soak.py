@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from qbo_pipeline_tests.reliability.soak import SoakOptions, soak
 
 KILLS = int(os.environ.get("QBO_SOAK_KILLS", "2"))
-DAEMON_KILLS = int(os.environ.get("QBO_SOAK_DAEMON_KILLS", "3"))
+DAEMON_KILLS = int(os.environ.get("QBO_SOAK_DAEMON_KILLS", "2"))
 SCALE = float(os.environ.get("QBO_SOAK_SCALE", "0.005"))
 PG_URL = os.environ.get("QBO_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -87,10 +87,11 @@ def test_small_soak_sigkills_of_daemon_launched_runs_leave_the_books_right(tmp_p
     """Runs the ``dagster-daemon`` launches (the source sensor's, a backfill's) SIGKILLed: their run
     worker, or the whole daemon with its code server. The sensor's run after the kills must finish on
     its own; then the same checks as above."""
-    report = soak(tmp_path, _small(daemon=True, kills=DAEMON_KILLS, max_seconds=360))
+    # 2 kills: a sensor's run's worker, then a backfill's run with the whole daemon
+    report = soak(tmp_path, _small(daemon=True, kills=DAEMON_KILLS, daemon_kill_share=0.5, max_seconds=420))
     print("\n" + report.summary())
     record_property("soak_daemon", report.as_dict())
     assert report.kills >= 1, report.attempts
-    assert {a.kind for a in report.attempts if a.killed} <= {"sensor", "backfill"}, report.attempts
+    assert {a.kind for a in report.attempts} <= {"sensor", "backfill"}, report.attempts
     assert report.daemon_final_run.get("ok"), report.daemon_final_run
     assert not report.problems, report.summary() + "\n" + "\n".join(s["tail"] for s in report.stuck)[-3000:]
