@@ -659,6 +659,8 @@ def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: 
     run_seconds: float | None = None
     run_id: str | None = None
     last_requests, last_progress, cpu_seen, cpu_checked = env.requests_made(), time.monotonic(), 0.0, time.monotonic()
+    daemon_log = env.logs / "daemon.log"
+    log_seen = daemon_log.stat().st_size if daemon_log.exists() else 0
     stuck, why, killed = False, "", False
     while True:
         now = time.monotonic()
@@ -682,9 +684,10 @@ def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: 
         writes = int(counters.get("batch", 0)) + int(counters.get("writes", 0))
         if requests != last_requests:
             last_requests, last_progress = requests, now
-        if now - cpu_checked >= 1.0:
+        if now - cpu_checked >= 1.0:  # progress is also a line the run's worker logs (to the daemon's console)
             cpu = sum(group_cpu_seconds_of(pid) for pid in env.worker_pids())
-            if cpu - cpu_seen > CPU_BUSY_SHARE * (now - cpu_checked):
+            logged, log_seen = _read_from(daemon_log, log_seen)
+            if cpu - cpu_seen > CPU_BUSY_SHARE * (now - cpu_checked) or (run_id and run_id.encode() in logged):
                 last_progress = now
             cpu_seen, cpu_checked = cpu, now
         if status == "STARTED" and kill_at is None:  # its worker runs: time the kill from now, count its writes
@@ -728,6 +731,17 @@ def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: 
         if options.repair_stuck:
             report.manual_steps.append({"attempt": number, **env.helper("repair")})
     return attempt
+
+
+def _read_from(path: Path, offset: int) -> tuple[bytes, int]:
+    """What was appended to ``path`` since ``offset``, and the new offset."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return b"", offset
+    return data, offset + len(data)
 
 
 def group_cpu_seconds_of(pid: int) -> float:
