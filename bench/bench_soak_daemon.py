@@ -1,7 +1,7 @@
 """The black-box soak, daemon variant: runs the ``dagster-daemon`` launches killed (>= 30 by default).
 
 Each attempt changes the source and lets the ``source_changes`` sensor launch the export (the
-harness forgets the sensor's last tick so it does not wait its 5 minutes), or launches a
+harness forgets the sensor's last tick so it does not wait its 5 minutes), or, in turn, launches a
 backfill of the company (``dagster job backfill``, queued and launched by the daemon); then it
 SIGKILLs the run's worker (the process the daemon's code server spawned for it) at a random
 moment or right after its first writes, or, one time in four, the whole daemon with its code
