@@ -65,7 +65,7 @@ def results(data: dict) -> list[Result]:
             else "SIGKILLs of qbo-pipeline run (process group)")
     rows = [
         Result(what, kills, "kills", f">= {wanted}", kills >= wanted,
-               f"{data['kills_after_writes']} right after writes; {by_kind}"
+               f"{data['kills_after_writes']} with writes of the attempt already in QBO; by launch: {by_kind}"
                + (f"; {of_daemon} took the whole daemon" if daemon else "")
                + f"; {len(data['attempts'])} attempts; demo scale {options['scale']}, {options['history_days']} days"
                + (f"; {data['capped']}" if data.get("capped") else "")),
