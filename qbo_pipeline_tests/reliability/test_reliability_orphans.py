@@ -31,10 +31,17 @@ def _job() -> None:
     _noop()
 
 
-@pytest.fixture
-def instance():
+@pytest.fixture(scope="module")
+def _instance():
     with dg.instance_for_test() as inst:
         yield inst
+
+
+@pytest.fixture
+def instance(_instance):
+    """One instance for the module (creating one costs seconds), emptied for each test."""
+    _instance.wipe()
+    return _instance
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +116,7 @@ def test_runs_tagged_by_an_earlier_version_are_still_judged(instance, dead_pid):
 LAUNCHER = {"run_launcher": {"module": "qbo_pipeline.defs.runs", "class": "LocalRunLauncher"}}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def monitored():
     with dg.instance_for_test(overrides=LAUNCHER) as inst:
         yield inst
