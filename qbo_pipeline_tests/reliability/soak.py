@@ -234,6 +234,7 @@ class SoakEnvironment:
         self.sandboxes: dict[str, subprocess.Popen] = {}  # one sandbox process per company (its own QBO)
         self.urls: dict[str, str] = {}
         self.daemon: subprocess.Popen | None = None
+        self.last_killed: str | None = None  # daemon mode: the run the last kill ended (its retry comes next)
         self.realms: dict[str, str] = {}
         self.baseline: dict[str, dict[str, list[str]]] = {}
         self.run_counter = 0
@@ -631,7 +632,12 @@ def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: 
     started = time.monotonic()
     # what the last kill left (its retry, a queued run) runs first, on its own; then the source
     # changes, so the sensor has something to launch and the backfill something to write
-    while (busy := [r[:8] for r, v in env.dagster_runs().items() if v["status"] not in FINISHED]):
+    idle_since: float | None = None
+    while True:
+        busy = [r[:8] for r, v in env.dagster_runs().items() if v["status"] not in FINISHED]
+        idle_since = None if busy else (idle_since or time.monotonic())
+        if idle_since is not None and not _retry_pending(env, idle_since):
+            break
         if time.monotonic() - started > options.run_timeout:
             why = f"runs {busy} still unfinished {options.run_timeout:.0f} s after the last kill"
             report.stuck.append({"attempt": number, "why": why, "log": str(env.logs / "daemon.log"),
@@ -704,7 +710,7 @@ def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: 
                 for pid in pids:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-            killed = True
+            killed, env.last_killed = True, run_id
             note = f"{how} run {run_id[:8]}: SIGKILL of the {target} (workers {pids})"
             break
         if run_id is not None and status in ("QUEUED", "NOT_STARTED", "STARTING") and now - last_progress > options.stall_seconds:
@@ -731,6 +737,18 @@ def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: 
         if options.repair_stuck:
             report.manual_steps.append({"attempt": number, **env.helper("repair")})
     return attempt
+
+
+def _retry_pending(env: SoakEnvironment, since: float, grace: float = 30.0) -> bool:
+    """The daemon retries a killed run once (run_retries in dagster.yaml): until that retry exists
+    (for up to ``grace`` seconds after the runs went idle), the last kill is not over. A source change made before it would
+    be exported by the retry, and the next attempt's own run would find nothing to write."""
+    if env.last_killed is None or time.monotonic() - since > grace:
+        return False
+    if any(v["tags"].get("dagster/parent_run_id") == env.last_killed for v in env.dagster_runs().values()):
+        env.last_killed = None
+        return False
+    return True
 
 
 def _read_from(path: Path, offset: int) -> tuple[bytes, int]:
