@@ -10,8 +10,9 @@ go on and still measure the books.
 
 Environment: ``QBO_SOAK_KILLS`` (default 100), ``QBO_SOAK_SCALE`` (demo size, default 0.01),
 ``QBO_SOAK_MAX_SECONDS`` (wall cap of the kill phase, default 1500), ``QBO_SOAK_SEED``,
-``QBO_SOAK_DAEMON`` (0/1, default 0), ``QBO_SOAK_STALL`` (seconds without a request that
-make a run stuck, default 45). The full report goes to ``bench/last_soak.json``.
+``QBO_SOAK_DAEMON`` (0/1, default 0; ``python -m bench soak_daemon`` sets it), ``QBO_SOAK_STALL``
+(seconds without a request that make a run stuck, default 45). The full report goes to
+``bench/last_soak.json`` (``bench/last_soak_daemon.json`` for the daemon variant).
 """
 
 from __future__ import annotations
@@ -25,22 +26,25 @@ from bench.results import Result
 from qbo_pipeline_tests.reliability.soak import SoakOptions, soak
 
 REPORT_FILE = Path(__file__).resolve().parent / "last_soak.json"
+DAEMON_REPORT_FILE = Path(__file__).resolve().parent / "last_soak_daemon.json"
 
 
-def run() -> list[Result]:
+def run(daemon: bool | None = None) -> list[Result]:
+    daemon = os.environ.get("QBO_SOAK_DAEMON", "0") == "1" if daemon is None else daemon
     options = SoakOptions(
-        kills=int(os.environ.get("QBO_SOAK_KILLS", "100")),
-        scale=float(os.environ.get("QBO_SOAK_SCALE", "0.01")),
+        kills=int(os.environ.get("QBO_SOAK_KILLS", "30" if daemon else "100")),
+        scale=float(os.environ.get("QBO_SOAK_SCALE", "0.005" if daemon else "0.01")),
         seed=int(os.environ.get("QBO_SOAK_SEED", "17")),
-        max_seconds=float(os.environ.get("QBO_SOAK_MAX_SECONDS", "1500")),
+        max_seconds=float(os.environ.get("QBO_SOAK_MAX_SECONDS", "2700" if daemon else "1500")),
         stall_seconds=float(os.environ.get("QBO_SOAK_STALL", "45")),
-        daemon=os.environ.get("QBO_SOAK_DAEMON", "0") == "1",
+        run_timeout=float(os.environ.get("QBO_SOAK_RUN_TIMEOUT", "300")),
+        daemon=daemon,
         repair_stuck=True,
     )
     with tempfile.TemporaryDirectory(prefix="qbo-soak-") as tmp:
         report = soak(Path(tmp), options)
     data = report.as_dict()
-    REPORT_FILE.write_text(json.dumps(data, indent=2, default=str))
+    (DAEMON_REPORT_FILE if daemon else REPORT_FILE).write_text(json.dumps(data, indent=2, default=str))
     print(report.summary(), flush=True)
     return results(data)
 
@@ -52,11 +56,20 @@ def results(data: dict) -> list[Result]:
     final_stuck = any(step.get("attempt") == "final" for step in data["manual_steps"])
     kills, wanted = data["kills"], options["kills"]
     faults = data["faults_survived"]
-    return [
-        Result("SIGKILLs of qbo-pipeline run (process group)", kills, "kills", f">= {wanted}", kills >= wanted,
-               f"{data['kills_after_writes']} right after writes; {len(data['attempts'])} attempts; demo scale "
-               f"{options['scale']}, {options['history_days']} days" + (f"; {data['capped']}" if data.get("capped") else "")),
-        Result("soak wall time", data["wall_seconds"], "s", "", None, "shared 2-core machine, load 8-11"),
+    daemon = options.get("daemon", False)
+    killed = [a for a in data["attempts"] if a["killed"]]
+    by_kind = ", ".join(f"{kind} {sum(1 for a in killed if a['kind'] == kind)}"
+                        for kind in sorted({a["kind"] for a in killed}))
+    of_daemon = sum(1 for a in killed if "of the daemon" in a.get("note", ""))
+    what = ("SIGKILLs of daemon-launched runs (run worker, or the whole daemon)" if daemon
+            else "SIGKILLs of qbo-pipeline run (process group)")
+    rows = [
+        Result(what, kills, "kills", f">= {wanted}", kills >= wanted,
+               f"{data['kills_after_writes']} with writes of the attempt already in QBO; by launch: {by_kind}"
+               + (f"; {of_daemon} took the whole daemon" if daemon else "")
+               + f"; {len(data['attempts'])} attempts; demo scale {options['scale']}, {options['history_days']} days"
+               + (f"; {data['capped']}" if data.get("capped") else "")),
+        Result("soak wall time", data["wall_seconds"], "s", "", None, f"shared 2-core machine, load {_load()}"),
         Result("runs stuck (no progress) during the soak", len(data["stuck"]), "runs", "0", not data["stuck"],
                (data["stuck"][0]["why"] if data["stuck"] else "")),
         Result("manual steps needed", len(data["manual_steps"]), "steps", "0", not data["manual_steps"],
@@ -80,3 +93,14 @@ def results(data: dict) -> list[Result]:
         Result("faults survived", sum(faults.values()), "faults", "", None,
                ", ".join(f"{k} {v}" for k, v in sorted(faults.items())) + f"; access tokens expired {data['tokens_expired']}"),
     ]
+    if daemon:
+        final = data.get("daemon_final_run") or {}
+        rows.insert(-3, Result("the daemon's run after the kills", final.get("seconds", 0), "s",
+                               "finishes on its own", bool(final.get("ok")),
+                               ", ".join(f"{k} {v}" for k, v in (final.get("runs") or final.get("unfinished") or {}).items())))
+    return rows
+
+
+def _load() -> str:
+    """The machine's load average now (1, 5, 15 min), for the record of a timing on a shared machine."""
+    return " / ".join(f"{v:.1f}" for v in os.getloadavg())

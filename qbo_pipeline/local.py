@@ -8,6 +8,7 @@ servers; the company is connected through the standard OAuth authorization-code 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -58,15 +59,43 @@ def project_root() -> Path:
     return candidate if (candidate / "workspace.yaml").exists() else Path.cwd()
 
 
+# Beside the instance file qbo-pipeline wrote: the SHA-256 of what it wrote. A file whose digest
+# still matches is the project's own copy (refreshed when the project's changes); any other file
+# is the user's (their PostgreSQL instance, docs/deployment.md) and is never overwritten. Without
+# the digest (written by an earlier version), a file beginning with the project file's first line
+# is the project's copy.
+WRITTEN_MARK = ".dagster.yaml.qbo-pipeline"
+
+
+def _digest(text: bytes) -> str:
+    return hashlib.sha256(text).hexdigest()
+
+
 def prepare_dagster_home() -> Path:
-    """A persistent DAGSTER_HOME in the state folder, with the project's dagster.yaml in it."""
+    """A persistent DAGSTER_HOME in the state folder, with the project's dagster.yaml in it, unless
+    the user put their own instance file there (a team's PostgreSQL instance must stay one)."""
     home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     template = project_root() / "dagster.yaml"
-    target = home / "dagster.yaml"
-    if template.exists() and (not target.exists() or target.read_text() != template.read_text()):
+    target, mark = home / "dagster.yaml", home / WRITTEN_MARK
+    if not template.exists():
+        return home
+    wanted = template.read_bytes()
+    if target.exists():
+        present = target.read_bytes()
+        if mark.exists():
+            ours = present == wanted or mark.read_text().strip() == _digest(present)
+        else:  # written before the digest existed: the project's copies all begin with its first line
+            ours = present.splitlines()[:1] == wanted.splitlines()[:1]
+        if not ours:
+            log.info("using the instance file %s as it is (not the project's copy: left unchanged)", target)
+            return home
+        if present == wanted and mark.exists():
+            return home
+    if not target.exists() or target.read_bytes() != wanted:
         shutil.copyfile(template, target)
+    mark.write_text(_digest(wanted) + "\n")
     return home
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -149,11 +150,13 @@ def export_company(
         "console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}},
         "file": {"config": {"path": str(log_path)}},
     }
+    run_id = str(uuid.uuid4())  # known before the run starts: its process tags name it
     result = job.execute_in_process(
         instance=instance,
         partition_key=company_key,
         run_config={**run_config, "loggers": loggers},
-        tags={**process_tags(), LAUNCHED_BY_TAG: "qbo-pipeline"},
+        run_id=run_id,
+        tags={**process_tags(run_id), LAUNCHED_BY_TAG: "qbo-pipeline"},
         raise_on_error=False,
     )
     error = None

@@ -25,7 +25,7 @@ import dagster as dg
 from qbo_pipeline import stages
 from qbo_pipeline.defs.partitions import companies
 from qbo_pipeline.defs.resources import LedgerResource, PipelineResource, QboResource
-from qbo_pipeline.defs.runs import PID_TAG, fail_orphaned_runs, process_tags
+from qbo_pipeline.defs.runs import PID_RUN_TAG, fail_orphaned_runs, process_tags
 from qbo_pipeline.entities import REGISTRY, Entity
 from qbo_pipeline.runlock import company_export_lock
 
@@ -128,8 +128,8 @@ def qbo_export(
     settings = pipeline.load()
     say = _progress(context)
     run = context.run
-    if PID_TAG not in run.tags:  # launched by the daemon: name this worker process
-        context.instance.add_run_tags(context.run_id, process_tags())
+    if run.tags.get(PID_RUN_TAG) != context.run_id:  # launched by the daemon (or a retry): name this worker
+        context.instance.add_run_tags(context.run_id, process_tags(context.run_id))
     window = _window(config)
     mode = stages.SyncMode.FULL if (config.full or window is not None) else stages.SyncMode.INCREMENTAL
     request = stages.SyncRequest(company, mode=mode, window=window, dry_run=config.dry_run, run_id=context.run_id)

@@ -36,6 +36,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -58,6 +59,7 @@ NO_FAULTS = {"replace": True}
 # A run busier than this share of one core is working (see ProgressWatch); the harness polls this often.
 CPU_BUSY_SHARE = 0.6
 POLL_SECONDS = 0.03
+SOURCE_SENSOR = "source_changes"  # qbo_pipeline/defs/sensors.py
 
 
 @dataclass
@@ -78,7 +80,9 @@ class SoakOptions:
     max_attempts: int | None = None  # attempts cap (default 3 x kills)
     max_seconds: float | None = None  # wall-time cap of the kill phase
     instance: str = "sqlite"  # sqlite | postgres (docs/dagster.postgres.yaml; needs DAGSTER_PG_URL)
-    daemon: bool = False  # also kill runs the dagster-daemon launches for the source sensor
+    daemon: bool = False  # kill runs the dagster-daemon launches (source sensor, backfills) instead of `run`s
+    daemon_kill_share: float = 0.25  # daemon mode: share of kills that take the whole daemon (and its workers)
+    launch_timeout: float = 150.0  # daemon mode: a launched run must have started within this
     companies: tuple[str, ...] = (COMPANY,)
     # options.sync_start_date this many days back: Dagster's per-day bookkeeping of the current run
     # path grows with the days exported, so a short history keeps each attempt short (None: the default)
@@ -98,6 +102,7 @@ class Attempt:
     returncode: int | None
     stuck: bool = False
     note: str = ""
+    run_seconds: float | None = None  # daemon mode: from the run's worker starting to its end (times random kills)
 
 
 @dataclass
@@ -109,6 +114,7 @@ class SoakReport:
     stuck: list[dict[str, Any]] = field(default_factory=list)  # each: attempt, why, log tail
     manual_steps: list[dict[str, Any]] = field(default_factory=list)
     final_run: dict[str, Any] = field(default_factory=dict)
+    daemon_final_run: dict[str, Any] = field(default_factory=dict)  # daemon mode: the sensor's run after the kills
     books: dict[str, Any] = field(default_factory=dict)
     leftovers: dict[str, Any] = field(default_factory=dict)
     again: dict[str, Any] = field(default_factory=dict)
@@ -228,6 +234,7 @@ class SoakEnvironment:
         self.sandboxes: dict[str, subprocess.Popen] = {}  # one sandbox process per company (its own QBO)
         self.urls: dict[str, str] = {}
         self.daemon: subprocess.Popen | None = None
+        self.last_killed: str | None = None  # daemon mode: the run the last kill ended (its retry comes next)
         self.realms: dict[str, str] = {}
         self.baseline: dict[str, dict[str, list[str]]] = {}
         self.run_counter = 0
@@ -254,9 +261,10 @@ class SoakEnvironment:
         for key in self.options.companies:
             self._start_sandbox(key)
         self.write_config()
-        if self.options.instance == "postgres":
-            instance_file = (ROOT / "docs" / "dagster.postgres.yaml").read_text()
-            (self.home / "dagster.yaml").write_text(instance_file)
+        # the instance file a user puts in DAGSTER_HOME (`make`, `qbo-pipeline ui` copy the project's; a
+        # team copies docs/dagster.postgres.yaml): the daemon reads it before any `qbo-pipeline run`
+        template = "docs/dagster.postgres.yaml" if self.options.instance == "postgres" else "dagster.yaml"
+        (self.home / "dagster.yaml").write_text((ROOT / template).read_text())
         for key in self.options.companies:
             answer = self.helper("baseline", key)
             self.realms[key] = answer["realm"]
@@ -360,20 +368,77 @@ class SoakEnvironment:
 
     # -- the daemon -------------------------------------------------------------------------
 
-    def start_daemon(self) -> None:
-        """``dagster-daemon run`` on the project's workspace, and every source sensor turned on."""
+    def start_daemon(self, *, sensors: bool = True) -> None:
+        """``dagster-daemon run`` on the project's workspace (its own process group: the daemon, its
+        code server and the run workers the code server spawns); the source sensor turned on once."""
         workspace = str(ROOT / "workspace.yaml")
+        if sensors:
+            # what `qbo-pipeline ui` does before it starts Dagster: create the instance's storages once,
+            # under the project's lock (the daemon and `dagster sensor list` starting together on a fresh
+            # SQLite instance each stamp its schema: "more than one head")
+            self.helper("init")
         self.daemon = start_group([str(BIN / "dagster-daemon"), "run", "-w", workspace], env=self.env(),
                                   log_path=self.logs / "daemon.log")
-        listed = subprocess.run([str(BIN / "dagster"), "sensor", "list", "-w", workspace], env=self.env(), cwd=ROOT,
-                                capture_output=True, text=True, timeout=300)
-        names = [line.split(":", 1)[1].split()[0] for line in listed.stdout.splitlines()
-                 if line.startswith("Sensor:") and "source" in line]  # "Sensor: source_changes_demo [STOPPED]"
-        for name in names:
-            subprocess.run([str(BIN / "dagster"), "sensor", "start", name, "-w", workspace], env=self.env(), cwd=ROOT,
-                           capture_output=True, text=True, timeout=300, check=False)
-        if not names:
-            raise RuntimeError(f"no source sensor found: {listed.stdout[-2000:]} {listed.stderr[-2000:]}")
+        self.started.append(self.daemon)
+        if not sensors:
+            return
+        started = subprocess.run([str(BIN / "dagster"), "sensor", "start", SOURCE_SENSOR, "-w", workspace],
+                                 env=self.env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+        if started.returncode != 0:
+            raise RuntimeError(f"could not start the {SOURCE_SENSOR} sensor: {started.stdout[-2000:]} {started.stderr[-2000:]}")
+
+    def kill_daemon(self) -> None:
+        """SIGKILL the daemon's whole process group: daemon, code server and every run worker."""
+        if self.daemon is not None:
+            kill_group(self.daemon)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.daemon.wait(timeout=30)
+            self.daemon = None
+
+    def worker_pids(self) -> list[int]:
+        """The daemon's run workers: the processes its code server spawns (``multiprocessing`` spawn)
+        for each launched run, in the daemon's process group."""
+        if self.daemon is None:
+            return []
+        found = []
+        for pid in group_members(self.daemon.pid):
+            try:
+                cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmdline:
+                found.append(pid)
+        return found
+
+    def nudge_sensor(self) -> None:
+        """Let the daemon evaluate the source sensor at its next iteration instead of after its
+        5-minute interval (the harness forgets the time of the sensor's last tick; nothing else)."""
+        self.helper("nudge")
+
+    def launch_backfill(self, key: str = COMPANY) -> subprocess.CompletedProcess:
+        """``dagster job backfill`` of the export job for the company: the run is queued and the daemon launches it."""
+        return subprocess.run([str(BIN / "dagster"), "job", "backfill", "-j", "export", "--partitions", key,
+                               "--noprompt", "-w", str(ROOT / "workspace.yaml")], env=self.env(), cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    def dagster_runs(self) -> dict[str, dict[str, Any]]:
+        """Every run of the (SQLite) instance with its status and tags, read straight from its run
+        storage, read-only (fast enough to time kills on; the daemon soak runs on SQLite)."""
+        path = self.home / "history" / "runs.db"
+        if not path.exists():
+            return {}
+        for _ in range(20):
+            try:
+                with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+                    runs = {run_id: {"status": status, "created": created, "tags": {}}
+                            for run_id, status, created in db.execute("select run_id, status, create_timestamp from runs")}
+                    for run_id, key, value in db.execute("select run_id, key, value from run_tags"):
+                        if run_id in runs:
+                            runs[run_id]["tags"][key] = value
+                    return runs
+            except sqlite3.OperationalError:
+                time.sleep(0.1)
+        return {}
 
 
 # ----------------------------------------------------------------------------- one attempt
@@ -493,9 +558,9 @@ def soak(workdir: Path, options: SoakOptions) -> SoakReport:
     wall = time.monotonic()
     try:
         env.start()
-        if options.daemon:
-            env.start_daemon()
         env.set_faults({"replace": True, "seed": options.seed, **options.faults})
+        if options.daemon:
+            env.start_daemon()  # the sensor's first tick launches the first export (the history) at once
         rng = random.Random(options.seed)
         expected_seconds = 20.0
         max_attempts = options.max_attempts or 3 * options.kills
@@ -506,10 +571,13 @@ def soak(workdir: Path, options: SoakOptions) -> SoakReport:
                 break
             number += 1
             plan = "after_writes" if rng.random() < options.after_write_share else "random"
-            attempt = run_attempt(env, number, rng, plan, expected_seconds, report)
+            if options.daemon:
+                attempt = daemon_attempt(env, number, rng, plan, expected_seconds, report)
+            else:
+                attempt = run_attempt(env, number, rng, plan, expected_seconds, report)
             report.attempts.append(attempt)
             if options.progress:
-                print(f"soak attempt {number}: {attempt.plan} killed={attempt.killed} stuck={attempt.stuck} "
+                print(f"soak attempt {number}: {attempt.kind} {attempt.plan} killed={attempt.killed} stuck={attempt.stuck} "
                       f"{attempt.seconds} s, {attempt.writes} writes, exit {attempt.returncode} {attempt.note[:200]}",
                       file=sys.stderr, flush=True)
             if number == 1 and options.instance != "sqlite":
@@ -519,16 +587,15 @@ def soak(workdir: Path, options: SoakOptions) -> SoakReport:
                     report.problems.append(f"the run path did not use the {options.instance} instance: "
                                            f"its storage is {report.storage}")
             if not attempt.killed and not attempt.stuck and attempt.returncode == 0:
-                expected_seconds = max(2.0, attempt.seconds)  # a finished run tells how long one takes
-            if options.daemon and number % 4 == 0:
-                daemon_attempt(env, number, rng, report)
+                expected_seconds = max(2.0, attempt.run_seconds or attempt.seconds)  # a finished run tells how long one takes
             if attempt.stuck and not options.repair_stuck:
                 # the promise "the next run finishes with no manual step" is already broken; the
                 # checks after it would only wait on the same stuck slot
                 report.problems.append(f"attempt {number} got stuck ({attempt.note}); repair_stuck is off: soak "
                                        "stopped before the final checks")
                 return report
-            env.mutate(seed=options.seed * 1000 + number)
+            if not options.daemon:
+                env.mutate(seed=options.seed * 1000 + number)
         report.tokens_expired = env.tokens_expired
         report.faults_survived = env.admin("GET", "faults/stats")
         verify(env, report)
@@ -538,37 +605,220 @@ def soak(workdir: Path, options: SoakOptions) -> SoakReport:
     return report
 
 
-def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, report: SoakReport) -> None:
-    """Change the source, let the daemon's sensor launch a run, SIGKILL its worker after its first writes."""
-    before = env.helper("inspect")["run_ids"]
-    deadline = time.monotonic() + 120
-    new: list[str] = []
-    while time.monotonic() < deadline and not new:
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+
+
+def _launched_by(tags: dict[str, str]) -> str:
+    if "dagster/backfill" in tags:
+        return "backfill"
+    if "dagster/sensor_name" in tags:
+        return "sensor"
+    if "dagster/parent_run_id" in tags:
+        return "retry"
+    return "other"
+
+
+def daemon_attempt(env: SoakEnvironment, number: int, rng: random.Random, plan: str, expected_seconds: float,
+                   report: SoakReport) -> Attempt:
+    """One run launched through the daemon (the source sensor or a backfill), SIGKILLed at a random
+    moment or right after its first writes: its run worker alone, or the whole daemon with it."""
+    options = env.options
+    # sensor and backfill in turn; every n-th kill takes the whole daemon (n = 1 / daemon_kill_share)
+    how = "sensor" if number % 2 else "backfill"
+    every = round(1 / options.daemon_kill_share) if options.daemon_kill_share > 0 else 0
+    target = "daemon" if every and (report.kills + 1) % every == 0 else "worker"
+    if env.daemon is None:
+        env.start_daemon(sensors=False)
+    started = time.monotonic()
+    # what the last kill left (its retry, a queued run) runs first, on its own; then the source
+    # changes, so the sensor has something to launch and the backfill something to write
+    idle_since: float | None = None
+    while True:
+        busy = [r[:8] for r, v in env.dagster_runs().items() if v["status"] not in FINISHED]
+        idle_since = None if busy else (idle_since or time.monotonic())
+        if idle_since is not None and not _retry_pending(env, idle_since):
+            break
+        if time.monotonic() - started > options.run_timeout:
+            why = f"runs {busy} still unfinished {options.run_timeout:.0f} s after the last kill"
+            report.stuck.append({"attempt": number, "why": why, "log": str(env.logs / "daemon.log"),
+                                 "tail": _tail(env.logs / "daemon.log", 1500), "instance": env.helper("inspect")})
+            if options.repair_stuck:
+                report.manual_steps.append({"attempt": number, **env.helper("repair")})
+            return Attempt(number, how, plan, False, round(time.monotonic() - started, 2), 0, 0, None,
+                           stuck=True, note=why)
+        time.sleep(0.5)
+    env.mutate(seed=options.seed * 1000 + number)
+    requests_before, writes_before = env.requests_made(), env.writes_made()
+    known = set(env.dagster_runs())
+    started = time.monotonic()
+    note = ""
+    if how == "sensor":
+        env.nudge_sensor()
+    else:
+        done = env.launch_backfill()
+        if done.returncode != 0:
+            note = f"dagster job backfill exited {done.returncode}: {(done.stdout + done.stderr)[-600:]}"
+    writes_target = rng.randint(1, 2)  # an incremental run after one source change makes 2-4 write requests
+    kill_at: float | None = None
+    writes_base: int | None = None
+    started_at: float | None = None
+    run_seconds: float | None = None
+    run_id: str | None = None
+    last_requests, last_progress, cpu_seen, cpu_checked = env.requests_made(), time.monotonic(), 0.0, time.monotonic()
+    daemon_log = env.logs / "daemon.log"
+    log_seen = daemon_log.stat().st_size if daemon_log.exists() else 0
+    stuck, why, killed = False, "", False
+    while True:
+        now = time.monotonic()
+        runs = env.dagster_runs()
+        if run_id is None:
+            new = sorted((r for r in runs if r not in known), key=lambda r: runs[r]["created"] or 0)
+            mine = [r for r in new if _launched_by(runs[r]["tags"]) == how] or new
+            if mine:
+                run_id = mine[0]
+            elif now - started > options.launch_timeout:
+                waiting = {r[:8]: v["status"] for r, v in runs.items() if v["status"] not in FINISHED}
+                stuck, why = True, f"the {how} launched no run within {options.launch_timeout:.0f} s (unfinished: {waiting})"
+                break
+        status = runs.get(run_id, {}).get("status") if run_id else None
+        if status in FINISHED:
+            note = note or f"{how} run {run_id[:8]} ended {status} before the kill"
+            run_seconds = round(now - started_at, 2) if started_at is not None else None
+            break
+        counters = env.counters()
+        requests = int(counters.get("total", 0))
+        writes = int(counters.get("batch", 0)) + int(counters.get("writes", 0))
+        if requests != last_requests:
+            last_requests, last_progress = requests, now
+        if now - cpu_checked >= 1.0:  # progress is also a line the run's worker logs (to the daemon's console)
+            cpu = sum(group_cpu_seconds_of(pid) for pid in env.worker_pids())
+            logged, log_seen = _read_from(daemon_log, log_seen)
+            if cpu - cpu_seen > CPU_BUSY_SHARE * (now - cpu_checked) or (run_id and run_id.encode() in logged):
+                last_progress = now
+            cpu_seen, cpu_checked = cpu, now
+        if status == "STARTED" and kill_at is None:  # its worker runs: time the kill from now, count its writes
+            kill_at, writes_base, started_at = now + rng.uniform(0.5, max(1.0, expected_seconds)), writes, now
+        due = (plan == "after_writes" and writes_base is not None and writes - writes_base >= writes_target) or (
+            plan == "random" and kill_at is not None and now >= kill_at)
+        if status == "STARTED" and due and env.worker_pids():
+            if plan == "after_writes":
+                time.sleep(rng.uniform(0.0, 0.05))
+            pids = env.worker_pids()
+            if target == "daemon":
+                env.kill_daemon()
+            else:
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            killed, env.last_killed = True, run_id
+            note = f"{how} run {run_id[:8]}: SIGKILL of the {target} (workers {pids})"
+            break
+        if run_id is not None and status in ("QUEUED", "NOT_STARTED", "STARTING") and now - last_progress > options.stall_seconds:
+            stuck, why = True, f"{how} run {run_id[:8]} {status} for {options.stall_seconds:.0f} s with nothing else running"
+            break
+        if status == "STARTED" and now - last_progress > options.stall_seconds:
+            stuck, why = True, (f"{how} run {run_id[:8]} STARTED: no request to QBO and little CPU for "
+                                f"{options.stall_seconds:.0f} s")
+            break
+        if now - started > options.run_timeout:
+            stuck, why = True, f"{how} run {(run_id or '?')[:8]} {status} after {options.run_timeout:.0f} s"
+            break
+        time.sleep(POLL_SECONDS * 3)
+    if target == "daemon" and killed:
+        env.start_daemon(sensors=False)
+    final = env.dagster_runs().get(run_id or "", {}).get("status")
+    attempt = Attempt(number, how, plan, killed=killed, seconds=round(time.monotonic() - started, 2),
+                      writes=env.writes_made() - writes_before, requests=env.requests_made() - requests_before,
+                      returncode=0 if final == "SUCCESS" and not killed else None, stuck=stuck, note=why or note,
+                      run_seconds=run_seconds)
+    if stuck:
+        report.stuck.append({"attempt": number, "why": why, "log": str(env.logs / "daemon.log"),
+                             "tail": _tail(env.logs / "daemon.log", 1500), "instance": env.helper("inspect")})
+        if options.repair_stuck:
+            report.manual_steps.append({"attempt": number, **env.helper("repair")})
+    return attempt
+
+
+def _retry_pending(env: SoakEnvironment, since: float, grace: float = 30.0) -> bool:
+    """The daemon retries a killed run once (run_retries in dagster.yaml): until that retry exists
+    (for up to ``grace`` seconds after the runs went idle), the last kill is not over. A source change made before it would
+    be exported by the retry, and the next attempt's own run would find nothing to write."""
+    if env.last_killed is None or time.monotonic() - since > grace:
+        return False
+    if any(v["tags"].get("dagster/parent_run_id") == env.last_killed for v in env.dagster_runs().values()):
+        env.last_killed = None
+        return False
+    return True
+
+
+def _read_from(path: Path, offset: int) -> tuple[bytes, int]:
+    """What was appended to ``path`` since ``offset``, and the new offset."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return b"", offset
+    return data, offset + len(data)
+
+
+def group_cpu_seconds_of(pid: int) -> float:
+    """CPU time (user + system) one process has used so far (0 when it is gone)."""
+    try:
+        fields_after_name = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields_after_name[11]) + int(fields_after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def daemon_run_to_end(env: SoakEnvironment, report: SoakReport) -> dict[str, Any]:
+    """Faults off, the source changed: the sensor's run (launched by the daemon) must finish on its own."""
+    if env.daemon is None:
+        env.start_daemon(sensors=False)
+    started = time.monotonic()
+    deadline = started + env.options.launch_timeout + 2 * env.options.run_timeout
+    # what the kills left (retries, queued runs) must end on its own first
+    while any(v["status"] not in FINISHED for v in env.dagster_runs().values()) and time.monotonic() < deadline:
         time.sleep(1)
-        new = [r for r in env.helper("inspect")["run_ids"] if r not in before]
-    if not new:
-        report.attempts.append(Attempt(number, "daemon", "after_writes", False, 0, 0, 0, None,
-                                       note="the sensor launched no run within 120 s"))
-        return
-    writes_before, start = env.writes_made(), time.monotonic()
-    target = rng.randint(1, 3)
-    while env.writes_made() - writes_before < target and time.monotonic() - start < 60:
-        time.sleep(0.01)
-    pids = processes_matching(new[0])
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(os.getpgid(pid), signal.SIGKILL) if os.getpgid(pid) != os.getpgid(0) else os.kill(pid, signal.SIGKILL)
-    report.attempts.append(Attempt(number, "daemon", "after_writes", bool(pids), round(time.monotonic() - start, 2),
-                                   env.writes_made() - writes_before, 0, None, note=f"run {new[0][:8]} pids {pids}"))
+    env.mutate(seed=env.options.seed * 1000 + 999)
+    known = set(env.dagster_runs())
+    writes_before, nudged = env.writes_made(), time.monotonic()
+    env.nudge_sensor()
+    while time.monotonic() < deadline:
+        runs = env.dagster_runs()
+        new = {r: v for r, v in runs.items() if r not in known}
+        if not new and time.monotonic() - nudged > 60:  # a tick the daemon had begun before the change
+            env.nudge_sensor()
+            nudged = time.monotonic()
+        unfinished = [r for r, v in runs.items() if v["status"] not in FINISHED]
+        if new and not unfinished:
+            statuses = sorted({v["status"] for v in new.values()})
+            ok = any(v["status"] == "SUCCESS" for v in new.values())
+            if not ok:
+                report.problems.append(f"the daemon's run after the kills ended {statuses}, not SUCCESS")
+            return {"ok": ok, "runs": {r[:8]: f"{_launched_by(v['tags'])} {v['status']}" for r, v in new.items()},
+                    "statuses": statuses, "seconds": round(time.monotonic() - started, 2),
+                    "writes": env.writes_made() - writes_before}
+        time.sleep(1)
+    runs = env.dagster_runs()
+    waiting = {r[:8]: f"{_launched_by(v['tags'])} {v['status']}" for r, v in runs.items() if v["status"] not in FINISHED}
+    report.problems.append(f"the daemon's run after the kills did not finish on its own: unfinished {waiting}")
+    return {"ok": False, "unfinished": waiting, "seconds": round(time.monotonic() - started, 2)}
 
 
 def verify(env: SoakEnvironment, report: SoakReport) -> None:
     """Faults off; a clean run must finish alone; then the books and what is left held; then a no-op run."""
-    if env.daemon is not None:
+    env.set_faults(NO_FAULTS)
+    if env.options.daemon:  # the clean run is the sensor's, launched by the daemon
+        report.daemon_final_run = daemon_run_to_end(env, report)
         stop_group(env.daemon)
         env.daemon = None
-    env.set_faults(NO_FAULTS)
-    report.final_run = run_to_end(env, "final", report)
+        report.final_run = {"returncode": 0 if report.daemon_final_run.get("ok") else 1, "stuck": False,
+                            "seconds": report.daemon_final_run.get("seconds", 0),
+                            "writes": report.daemon_final_run.get("writes", 0), "log": "", "tail": "",
+                            "by": "the daemon (source sensor)"}
+    else:
+        report.final_run = run_to_end(env, "final", report)
     if report.final_run["stuck"] and not env.options.repair_stuck:
         return  # the next run needs a manual step: the promise is broken, the rest would wait the same way
     if report.final_run["stuck"]:
@@ -660,6 +910,35 @@ def _repair() -> dict[str, Any]:
     return {"runs_marked_failed_and_slots_freed": done}
 
 
+def _init() -> dict[str, Any]:
+    from qbo_pipeline.defs.runs import open_instance
+
+    instance = open_instance()
+    try:
+        return {"storage": type(instance.run_storage).__name__}
+    finally:
+        instance.dispose()
+
+
+def _nudge() -> dict[str, Any]:
+    """Forget when the running source sensors last ticked, so the daemon evaluates them at its next
+    iteration (their 5-minute interval would allow a dozen sensor runs per hour of soak)."""
+    import dagster as dg
+    from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+
+    instance = dg.DagsterInstance.get()
+    nudged = []
+    try:
+        for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+            if state.status == InstigatorStatus.RUNNING and "source" in state.instigator_name:
+                data = state.instigator_data._replace(last_tick_timestamp=None, last_tick_start_timestamp=None)
+                instance.update_instigator_state(state.with_data(data))
+                nudged.append(state.instigator_name)
+    finally:
+        instance.dispose()
+    return {"nudged": nudged}
+
+
 def _client(key: str) -> tuple[Any, Any, Any, Any, Any]:
     from qbo_pipeline import sync
     from qbo_pipeline.config import load_config
@@ -738,7 +1017,7 @@ def main(argv: list[str]) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     action, args = argv[0], argv[1:]
-    result = {"inspect": _instance_state, "repair": _repair, "baseline": _baseline, "books": _books}[action](*args)
+    result = {"inspect": _instance_state, "repair": _repair, "nudge": _nudge, "init": _init, "baseline": _baseline, "books": _books}[action](*args)
     print("SOAK " + json.dumps(result, default=str), flush=True)
     return 0
 

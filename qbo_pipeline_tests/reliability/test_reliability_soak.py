@@ -22,16 +22,9 @@ import sqlalchemy as sa
 from qbo_pipeline_tests.reliability.soak import SoakOptions, soak
 
 KILLS = int(os.environ.get("QBO_SOAK_KILLS", "2"))
+DAEMON_KILLS = int(os.environ.get("QBO_SOAK_DAEMON_KILLS", "2"))
 SCALE = float(os.environ.get("QBO_SOAK_SCALE", "0.005"))
 PG_URL = os.environ.get("QBO_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-
-# On main 3211378 the run path is `execute_in_process`: a run killed while an export step holds
-# the `qbo_export_<company>` pool slot leaves the slot claimed and the Dagster run STARTED, and
-# every later `qbo-pipeline run` waits for that slot for ever (DEBUG message only). The soak
-# sees it as a stuck run. dagster12's run path (stale-run cleanup on start) must make this pass;
-# the strict mark then turns into a failure that tells the lead to remove it.
-STALE_SLOT = ("dagster12 (runner.py, defs/): a SIGKILLed `qbo-pipeline run` leaves its Dagster run STARTED and "
-              "its qbo_export_<company> pool slot claimed; the next run waits for the slot for ever (issue 12/17)")
 
 
 def _small(**overrides) -> SoakOptions:
@@ -78,13 +71,7 @@ def postgres_instance_url():
         admin.dispose()
 
 
-PG_INSTANCE_IGNORED = ("dagster12 (local.prepare_dagster_home): `qbo-pipeline run` overwrites $DAGSTER_HOME/dagster.yaml "
-                       "with the project's SQLite dagster.yaml, so the PostgreSQL instance variant is never used by the "
-                       "run path (and the stale-slot defect above)")
-
-
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason=PG_INSTANCE_IGNORED)
 def test_small_soak_on_the_postgres_instance(tmp_path, postgres_instance_url, monkeypatch, record_property):
     monkeypatch.setenv("DAGSTER_PG_URL", postgres_instance_url)
     report = soak(tmp_path, _small(instance="postgres"))
@@ -93,3 +80,18 @@ def test_small_soak_on_the_postgres_instance(tmp_path, postgres_instance_url, mo
     assert report.storage.startswith("Postgres"), report.summary()
     assert report.kills >= 1, report.attempts
     assert not report.problems, report.summary()
+
+
+@pytest.mark.timeout(900)
+def test_small_soak_sigkills_of_daemon_launched_runs_leave_the_books_right(tmp_path, record_property):
+    """Runs the ``dagster-daemon`` launches (the source sensor's, a backfill's) SIGKILLed: their run
+    worker, or the whole daemon with its code server. The sensor's run after the kills must finish on
+    its own; then the same checks as above."""
+    # 2 kills: a sensor's run's worker, then a backfill's run with the whole daemon
+    report = soak(tmp_path, _small(daemon=True, kills=DAEMON_KILLS, daemon_kill_share=0.5, max_seconds=420))
+    print("\n" + report.summary())
+    record_property("soak_daemon", report.as_dict())
+    assert report.kills >= 1, report.attempts
+    assert {a.kind for a in report.attempts} <= {"sensor", "backfill"}, report.attempts
+    assert report.daemon_final_run.get("ok"), report.daemon_final_run
+    assert not report.problems, report.summary() + "\n" + "\n".join(s["tail"] for s in report.stuck)[-3000:]
