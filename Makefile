@@ -27,11 +27,14 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 run: $(STAMP)
 	$(BIN)/qbo-pipeline run
 
-## test: lint, definitions load, the whole test suite
+## test: lint, definitions load, the whole test suite. PYTEST_WORKERS=2 runs it on two pytest-xdist
+## workers (the reliability tests stay on one of them, in order: see qbo_pipeline_tests/conftest.py);
+## the default stays one process until two full xdist runs report every collected test (see speed's report).
+PYTEST_WORKERS ?= 0
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff check .
 	$(BIN)/dagster definitions validate -w workspace.yaml
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 ## ui: the Dagster UI (and daemon) on the embedded defaults, with the sandbox alongside
 ui: $(STAMP)

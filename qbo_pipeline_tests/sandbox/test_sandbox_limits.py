@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from qbo_pipeline.sandbox import app as sandbox_app
 from qbo_pipeline.sandbox.clock import ManualClock
 from qbo_pipeline_tests.fixtures_sandbox import fault_code, sandbox_tokens
 
@@ -59,16 +63,43 @@ def test_40_batch_requests_per_minute(sandbox_factory):
     assert server.admin("GET", "/faults/stats")["limit_batch_per_minute"] == 1
 
 
-def test_ten_concurrent_requests(sandbox_factory):
+class _HeldLatency:
+    """Stands in for ``asyncio`` inside the sandbox app: its latency step (the one ``asyncio.sleep``
+    there) waits until the test opens ``gate``, so admitted requests stay in flight for as long as
+    the test needs, however slowly a loaded machine delivers the other requests."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    async def sleep(self, _seconds: float) -> None:
+        give_up = time.monotonic() + 30  # a sandbox that never refuses must not hang the test
+        while not self.gate.is_set() and time.monotonic() < give_up:
+            await asyncio.sleep(0.005)
+
+
+def test_ten_concurrent_requests(sandbox_factory, monkeypatch):
+    held = _HeldLatency()
+    monkeypatch.setattr(sandbox_app, "asyncio", held)
     server, _ = _server(sandbox_factory, faults={"latency_ms": 600})
     token = server.tokens()["access_token"]
 
     def call(_):
         return httpx.get(f"{server.url}/v3/company/{server.realm}/preferences",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+                         headers={"Authorization": f"Bearer {token}"}, timeout=60).status_code
 
     with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(call, range(12)))
+        answers = [pool.submit(call, n) for n in range(12)]
+        # Admitted requests are held in the sandbox; only refused ones can answer before the gate opens.
+        wait_until = time.monotonic() + 30
+        while sum(answer.done() for answer in answers) < 2 and time.monotonic() < wait_until:
+            time.sleep(0.01)
+        early = sorted(answer.result() for answer in answers if answer.done())
+        held.gate.set()
+        statuses = [answer.result() for answer in answers]
+    assert early == [429, 429]
     assert statuses.count(200) == 10 and statuses.count(429) == 2
     assert server.admin("GET", "/faults/stats")["limit_concurrent"] == 2
 
