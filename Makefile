@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The Dagster instance folder with the project's instance file (Dagster requires it to exist).
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+# The Dagster instance folder with the project's instance file (Dagster requires it to exist);
+# a user's own instance file there (a team's PostgreSQL instance) is kept, as qbo-pipeline does.
+.PHONY: dagster-home
+dagster-home: $(STAMP)
+	@$(BIN)/python -c "from qbo_pipeline.local import prepare_dagster_home; prepare_dagster_home()"
 
 ## run: demo source + local QBO sandbox + one export through Dagster, then a summary
 run: $(STAMP)
@@ -29,9 +30,9 @@ run: $(STAMP)
 
 ## test: lint, definitions load, the whole test suite. PYTEST_WORKERS=2 runs it on two pytest-xdist
 ## workers (the reliability tests stay on one of them, in order: see qbo_pipeline_tests/conftest.py);
-## the default stays one process until two full xdist runs report every collected test (see speed's report).
+## the default stays one process until two full xdist runs report every collected test.
 PYTEST_WORKERS ?= 0
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+test: $(STAMP) dagster-home
 	$(BIN)/ruff check .
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
