@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import sqlalchemy as sa
-
 from qbo_pipeline.config import load_config
-from qbo_pipeline.source.demo import _write
 from qbo_pipeline.stages import SyncMode, SyncRequest, sync_company
+from qbo_pipeline_tests.canonical_source import canonical_source
 from qbo_pipeline_tests.stages.stages_helpers import session_for
 
 STAMP = datetime(2026, 5, 1, 9)
@@ -32,13 +30,7 @@ def _source(path) -> str:
         "payment_applications": [{"id": "PAY1-A1", "payment_id": "PAY1", "invoice_id": "I1", "amount": 60.0,
                                   "updated_at": STAMP}],
     }
-    url = f"sqlite:///{path}"
-    engine = sa.create_engine(url)
-    try:
-        _write(engine, rows)
-    finally:
-        engine.dispose()
-    return url
+    return canonical_source(f"sqlite:///{path}", rows)
 
 
 def test_closed_unpaid_invoice_is_written_off_to_the_bad_debt_account(sandbox_unlimited, tmp_path):

@@ -7,11 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-import sqlalchemy as sa
-
 from qbo_pipeline.schemas.currency import SETTING
-from qbo_pipeline.source.demo import _write
 from qbo_pipeline.stages import SyncMode, SyncRequest, sync_company
+from qbo_pipeline_tests.canonical_source import canonical_source
 from qbo_pipeline_tests.stages.stages_helpers import session_for
 
 STAMP = datetime(2026, 5, 1, 9)
@@ -42,13 +40,7 @@ def _source(path) -> str:
         "sales_receipts": [h for h, _ in receipts],
         "sales_receipt_lines": [line for _, line in receipts],
     }
-    url = f"sqlite:///{path}"
-    engine = sa.create_engine(url)
-    try:
-        _write(engine, rows)
-    finally:
-        engine.dispose()
-    return url
+    return canonical_source(f"sqlite:///{path}", rows)
 
 
 def test_multicurrency_off_quarantines_foreign_records_naming_the_setting(sandbox_unlimited, tmp_path):

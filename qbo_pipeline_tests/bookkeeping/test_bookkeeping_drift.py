@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
 from qbo_pipeline.cli import main
 from qbo_pipeline.drift import HELD_RULE, DriftKind, changed_fields
-from qbo_pipeline.source.demo import _write
 from qbo_pipeline.stages import SyncRequest, sync_company
+from qbo_pipeline_tests.canonical_source import canonical_source
 from qbo_pipeline_tests.stages.stages_helpers import session_for, touch
 
 STAMP = datetime(2026, 5, 1, 9)
@@ -48,13 +47,7 @@ def _source(path) -> str:
                                  "quantity": 1.0, "unit_price": 50.0, "amount": 50.0, "tax_code": "NON",
                                  "updated_at": STAMP}],
     }
-    url = f"sqlite:///{path}"
-    engine = sa.create_engine(url)
-    try:
-        _write(engine, rows)
-    finally:
-        engine.dispose()
-    return url
+    return canonical_source(f"sqlite:///{path}", rows)
 
 
 def _qbo(session, entity: str, source_id: str) -> dict:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import sqlalchemy as sa
-
-from qbo_pipeline.source.demo import _write
 from qbo_pipeline.stages import SyncRequest, sync_company
 from qbo_pipeline.transform.product_names import TEMPLATE_RULE, derived_id, fill
+from qbo_pipeline_tests.canonical_source import canonical_source
 from qbo_pipeline_tests.stages.stages_helpers import session_for
 
 STAMP = datetime(2026, 5, 1, 9)
@@ -48,13 +46,7 @@ def _source(path) -> str:
                           _line("I2", 1, "PT", "acme.example"),  # the same filled name as I1's first line
                           _line("I3", 1, "PT", "beta.example")],
     }
-    url = f"sqlite:///{path}"
-    engine = sa.create_engine(url)
-    try:
-        _write(engine, rows)
-    finally:
-        engine.dispose()
-    return url
+    return canonical_source(f"sqlite:///{path}", rows)
 
 
 def _items(session) -> dict[str, str]:

@@ -14,8 +14,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 import yaml
 
-from qbo_pipeline.source.demo import _write
 from qbo_pipeline.stages import SyncRequest, sync_company
+from qbo_pipeline_tests.canonical_source import canonical_source
 from qbo_pipeline_tests.stages.stages_helpers import session_for
 
 STAMP = datetime(2026, 5, 1, 9)
@@ -51,13 +51,7 @@ def _source(tmp_path) -> str:
         "payment_applications": [{"id": "PAY1-A", "payment_id": "PAY1", "invoice_id": "I1", "amount": 40.0,
                                   "updated_at": STAMP}],
     }
-    url = f"sqlite:///{tmp_path}/stampless.db"
-    engine = sa.create_engine(url)
-    try:
-        _write(engine, rows)
-    finally:
-        engine.dispose()
-    return url
+    return canonical_source(f"sqlite:///{tmp_path}/stampless.db", rows)
 
 
 def _edit_without_stamp(url: str, statement: str) -> None:
