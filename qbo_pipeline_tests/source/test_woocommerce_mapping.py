@@ -46,6 +46,11 @@ def test_woocommerce_reads_as_the_store_reports_it(store_url):
                                   strict=True):
         lines[int(receipt_id)].append(money(amount))
     assert {i: sorted(a) for i, a in lines.items()} == {i: sorted(o.amounts) for i, o in store.orders.items()}
+    taxes = defaultdict(Decimal)  # the tax billed per line, summed per order, as the store reports it
+    for receipt_id, tax in zip(frames["sales_receipt_lines"]["receipt_id"], frames["sales_receipt_lines"]["tax_amount"],
+                               strict=True):
+        taxes[int(receipt_id)] += money(tax) if tax == tax else Decimal("0.00")
+    assert {i: t for i, t in taxes.items() if i in store.paid()} == {i: o.tax for i, o in store.paid().items()}
     tips = {i: money(receipts.at[i, "tip"]) for i in receipts.index if receipts.at[i, "tip"] == receipts.at[i, "tip"]}
     assert tips == {i: o.tip for i, o in store.orders.items() if o.tip}
     assert {i: receipts.at[i, "customer_id"] for i in receipts.index} == {i: str(o.customer)
