@@ -136,3 +136,17 @@ def sample_refs(client: httpx.Client) -> dict[str, dict[str, str]]:
         rows = client.get("/query", params={"query": f"select * from {entity} maxresults 1000"}).json()
         refs[entity] = {row["Name"]: row["Id"] for row in rows["QueryResponse"].get(entity, [])}
     return refs
+
+
+@contextlib.contextmanager
+def served_sample_company(folder: Path) -> Iterator[tuple[str, str]]:
+    """A sandbox with limits off serving the sample company, and an access token for it."""
+    app = create_app(folder / "sandbox.sqlite3", auto_consent=True, enforce_limits=False)
+    with run_in_thread(app) as url:
+        yield url, sandbox_tokens(url)["access_token"]
+
+
+def sample_company_client(url: str, token: str) -> httpx.Client:
+    """An httpx client on the sample company's data API, JSON in and out."""
+    return httpx.Client(base_url=f"{url}/v3/company/{DEFAULT_REALM}", timeout=30,
+                        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})

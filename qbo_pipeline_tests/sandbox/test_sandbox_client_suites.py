@@ -11,32 +11,30 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from qbo_pipeline.sandbox.app import create_app
 from qbo_pipeline.sandbox.sample import (
     BILLS,
     CLASSES,
-    DEFAULT_REALM,
     DEPARTMENTS,
     ESTIMATES,
     PURCHASES,
     SALES_RECEIPTS,
 )
-from qbo_pipeline.sandbox.server import run_in_thread
-from qbo_pipeline_tests.fixtures_sandbox import sample_refs, sandbox_tokens
+from qbo_pipeline_tests.fixtures_sandbox import (
+    sample_company_client,
+    sample_refs,
+    served_sample_company,
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    app = create_app(tmp_path_factory.mktemp("suites") / "sandbox.sqlite3", auto_consent=True, enforce_limits=False)
-    with run_in_thread(app) as url:
-        yield url, sandbox_tokens(url)["access_token"]
+    with served_sample_company(tmp_path_factory.mktemp("suites")) as served:
+        yield served
 
 
 @pytest.fixture
 def qbo(server):
-    url, token = server
-    with httpx.Client(base_url=f"{url}/v3/company/{DEFAULT_REALM}", timeout=30,
-                      headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}) as client:
+    with sample_company_client(*server) as client:
         yield client
 
 
